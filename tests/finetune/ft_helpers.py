@@ -3,6 +3,9 @@ meaning the top-level tests/conftest.py)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,17 +14,36 @@ import pytest
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-@pytest.fixture(autouse=True)
-def single_thread(monkeypatch: pytest.MonkeyPatch):
-    """Torch on one thread in this process and in ``medpair`` subprocesses, restored afterwards."""
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Torch on one thread in this process and in ``medpair`` subprocesses, restored afterwards.
+
+    Module-scoped fixtures are built before the function-scoped :func:`single_thread`, so a
+    fixture whose numbers a test compares with its own run must train inside this context too:
+    one and two threads sum in different orders, and a large learning rate amplifies that.
+    """
     import torch
 
-    before = torch.get_num_threads()
-    for key, value in THREAD_ENV.items():
-        monkeypatch.setenv(key, value)
+    before_threads = torch.get_num_threads()
+    before_env = {key: os.environ.get(key) for key in THREAD_ENV}
+    os.environ.update(THREAD_ENV)
     torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before_threads)
+        for key, value in before_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def single_thread() -> Iterator[None]:
+    """Every fine-tuning test runs on one torch thread (see :func:`one_torch_thread`)."""
+    with one_torch_thread():
+        yield
 
 
 def letter_choices(model_dir: Path, adapter: Path | None, items, format_id: str = "f00") -> list[int]:

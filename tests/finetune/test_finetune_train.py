@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from ft_helpers import letter_choices, single_thread  # noqa: F401  (autouse fixture)
+from ft_helpers import letter_choices, one_torch_thread, single_thread  # noqa: F401  (autouse fixture)
 
 from medpair_tasks.finetune.config import GridPoint, Recipe, Runtime, make_grid, step_plan
 from medpair_tasks.finetune.data import encode_items, select_items
@@ -96,7 +96,7 @@ MEDQA_GRID = make_grid((0.03, 0.1), (8,))
 @pytest.fixture(scope="module")
 def medqa_reference(tiny_models, data_dir, tmp_path_factory, cpu):
     """The uninterrupted 2-point grid of the medical tiny model on fixture MedQA (pool -> validation role)."""
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, one_torch_thread():
         patch.setenv("MEDPAIR_DATA_DIR", str(data_dir))
         data = select_items("medqa", "pool", val_limit=0)
         return run_grid(str(tiny_models[1]), "medpair_medqa", data, MEDQA_RECIPE, MEDQA_GRID, tmp_path_factory.mktemp("straight"),
