@@ -3,9 +3,10 @@
     medpair finetune --model SPEC --task medpair_pubmedqa --out DIR
     medpair finetune --pair MEDICAL BASE --task medpair_medqa --out DIR     (same as --medical M --base B)
 
-Each model gets the same recipe and grid (DESIGN.md §3); its best adapter lands in
-``DIR/<model-name>/best``, ready for ``medpair eval --model hf --model_args
-pretrained=SPEC,peft=DIR/<model-name>/best --metadata '{"regime": "finetuned"}'``.
+Each model gets the same LoRA recipe and grid (defaults after the extended study of Jeong et al.:
+learning rate {1e-5, 2e-5, 5e-5, 1e-4, 2e-4} × rank {16, 32, 64}, early stopping on validation
+loss); its best adapter lands in ``DIR/<model-name>/best``, ready for ``medpair eval --model hf
+--model_args pretrained=SPEC,peft=DIR/<model-name>/best --metadata '{"regime": "finetuned"}'``.
 Interrupted? Run the same command again: finished grid points are kept, the running one
 resumes from its last checkpoint. Several GPUs: ``accelerate launch -m medpair_tasks.finetune.cli ...``.
 """
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="do not train the end-of-sequence token after the answer letter (default: train it, so generation stops)")
     data.add_argument("--max-length", type=int, default=_DEFAULT.max_length, help=f"tokens per example; longer prompts are cut from the left (default {_DEFAULT.max_length})")
 
-    recipe = parser.add_argument_group("recipe and grid (defaults: DESIGN.md §3)")
+    recipe = parser.add_argument_group("recipe and grid (defaults after the extended study of Jeong et al.)")
     recipe.add_argument("--lr", type=float, nargs="+", default=list(DEFAULT_LEARNING_RATES), metavar="LR",
                         help="grid learning rates (default 1e-5 2e-5 5e-5 1e-4 2e-4)")
     recipe.add_argument("--rank", type=int, nargs="+", default=list(DEFAULT_RANKS), metavar="R", help="grid LoRA ranks (default 16 32 64)")
