@@ -10,7 +10,7 @@ class DataUnavailable(RuntimeError):
 
     def __init__(self, dataset: str, looked_at: str, how_to_get: str, reason: str = "") -> None:
         self.dataset = dataset
-        message = f"medpair: the {dataset} data is not available.\n  looked at: {looked_at}\n"
+        message = f"the {dataset} data is not available.\n  looked at: {looked_at}\n"
         if reason:
             message += f"  problem:   {reason}\n"
         message += f"  get it:    {how_to_get}"

@@ -116,6 +116,7 @@ def _recipe(args: argparse.Namespace) -> Recipe:
 def dry_run_text(models: list[tuple[str, str]], names: list[str], task: str, data, recipe: Recipe, grid, out: Path, world_size: int) -> str:
     """What a run would do: data, recipe, step budget, and each grid point's status per model."""
     from medpair_tasks.finetune.grid import point_status
+    from medpair_tasks.wording import counted
 
     plan = step_plan(recipe, len(data.train), world_size)
     source = {"pool": "the few-shot pool", "val": "the validation role less the held-out slice"}[data.train_on]
@@ -130,7 +131,7 @@ def dry_run_text(models: list[tuple[str, str]], names: list[str], task: str, dat
         f"steps per point: {plan.steps_per_epoch} per epoch ({plan.examples_per_step} examples per step: batch {recipe.batch_size} × "
         f"accumulation {recipe.grad_accum} × {world_size} process(es)), at most {plan.max_steps} steps, warm-up {plan.warmup_steps}, "
         f"evaluations after steps {evals}",
-        f"grid: {len(grid)} points ({len(grid) * plan.max_steps} steps at most per model, {len(models) * len(grid) * plan.max_steps} in all)",
+        f"grid: {counted(len(grid), 'point')} ({len(grid) * plan.max_steps} steps at most per model, {len(models) * len(grid) * plan.max_steps} in all)",
     ]
     for (label, spec), name in zip(models, names):
         folder = out / name
@@ -149,9 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("medpair_tasks").setLevel(logging.WARNING if args.quiet else logging.INFO if args.verbose else logging.WARNING)
     from medpair_tasks.finetune.data import dataset_of_task, select_items
-    from medpair_tasks.finetune.grid import GridMismatch, eval_command, eval_folder, model_name, run_grid
+    from medpair_tasks.finetune.grid import GridMismatch, eval_command, eval_folder, missing_local_model, model_name, run_grid
     from medpair_tasks.records import DataUnavailable
 
+    for label, spec in models:
+        if missing_local_model(spec):
+            what = "--model" if label == "model" else f"the {label} model"
+            print(f"medpair finetune: {what} {spec}: no such folder (and not a hub id such as org/name)", file=sys.stderr)
+            return 1
     try:
         recipe = _recipe(args)
         grid = make_grid(tuple(args.lr), tuple(args.rank))
