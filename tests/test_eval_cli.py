@@ -115,6 +115,11 @@ def test_tasks_command_lists_identity(data_dir):
     assert path.endswith("task_yaml")
 
 
+def test_a_group_of_one_says_member(data_dir):
+    rows = [line.split() for line in run_medpair(["tasks", "medpair_slake"], data_dir).stdout.splitlines()]
+    assert ["medpair_slake", "1", "member", "test", "gen", "0", "f00"] in rows
+
+
 def test_missing_data_is_one_clear_message(tiny_models, tmp_path):
     import subprocess
 
