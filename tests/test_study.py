@@ -94,6 +94,7 @@ def _shards(out: Path) -> dict[str, float]:
     return {p.name: p.stat().st_mtime for p in (out / "runs" / "medical" / "stage1").glob("val_*")}
 
 
+@pytest.mark.slow
 def test_study_survives_kill_and_resumes_to_the_same_report(tiny_models, data_dir, tmp_path, whole_study):
     whole, killed = whole_study, tmp_path / "killed"
     args = _study_args(tiny_models, killed)
@@ -143,6 +144,7 @@ def test_a_different_study_in_the_same_folder_is_refused(tiny_models, data_dir, 
     assert done.returncode == 1 and "holds a different study" in done.stderr
 
 
+@pytest.mark.slow
 def test_plan_jobs_run_through_plain_lm_eval_and_merge_to_the_run_report(tiny_models, data_dir, tmp_path, whole_study):
     """Stage lists → plain lm_eval (scattered jobs) → medpair compare == medpair run's report."""
     scattered, whole = tmp_path / "scattered", whole_study
@@ -180,6 +182,7 @@ def make_plan_for(data_dir: Path):
         del os.environ["MEDPAIR_DATA_DIR"]
 
 
+@pytest.mark.slow
 def test_demo_runs_offline_from_scratch(tmp_path):
     """The README's main job: no model, no data, no network."""
     out = tmp_path / "demo_out"

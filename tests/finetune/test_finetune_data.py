@@ -60,6 +60,7 @@ def test_items_come_from_pool_and_validation_never_test(use_data):
     assert not {x.key for x in limited.train} & {x.key for x in limited.val} and {x.key for x in limited.val} < val_keys | train_keys
 
 
+@pytest.mark.slow
 def test_prompt_is_the_tasks_prompt(use_data):
     """The training text is exactly what lm-eval's medpair_<dataset> task scores: doc_to_text, delimiter, letter."""
     from medpair_tasks.registry import task_manager
