@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 class DataUnavailable(RuntimeError):
@@ -37,13 +37,12 @@ class Item:
 
     def as_doc(self, dataset: str, role: str) -> dict:
         """The lm-eval document: data fields plus dataset, role and item key; no prompt text."""
-        doc = asdict(self)
         return {
-            "item_key": doc.pop("key"),
+            "item_key": self.key,
             "dataset": dataset,
             "role": role,
-            "context": doc["context"],
-            "question": doc["question"],
-            "options": list(doc["options"]),
-            "answer_idx": doc["answer_idx"],
+            "context": self.context,
+            "question": self.question,
+            "options": list(self.options),
+            "answer_idx": self.answer_idx,
         }

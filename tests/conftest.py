@@ -1,7 +1,8 @@
 """Test bed: offline Hugging Face settings, tiny models, fixture data.
 
-No test may touch the network or the user's home cache: the hub is switched off and HF_HOME
-points into a temporary folder before any Hugging Face library is imported.
+No test may touch the network or the user's home cache: the hub is switched off, and HF_HOME,
+matplotlib's cache and XDG_CACHE_HOME point into a temporary folder (removed at the end of the
+run) before any of those libraries is imported.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ os.environ.update(
     HF_HOME=_HF_HOME,
     HF_DATASETS_CACHE=str(Path(_HF_HOME) / "datasets"),
     TOKENIZERS_PARALLELISM="false",
+    MPLCONFIGDIR=str(Path(_HF_HOME) / "matplotlib"),
+    XDG_CACHE_HOME=str(Path(_HF_HOME) / "cache"),
 )
 os.environ.pop("MEDPAIR_DATA_DIR", None)
 
