@@ -1,25 +1,45 @@
-"""Writes that are all or nothing: a reader sees the old file or the new one, never a part."""
+"""Writes that are all or nothing: a reader sees the old file or the new one, never a part.
+
+Temporary files and folders get the permissions of an ordinary file or folder (0666 or 0777 less
+the umask), not ``tempfile``'s private 0600 / 0700: they are renamed into place and stay the
+results that colleagues on a shared server read.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
+
+_NAME_ATTEMPTS = 100
+
+
+def _create_fresh(parent: Path, prefix: str, suffix: str, create: Callable[[Path], None]) -> Path:
+    """``parent/<prefix><random><suffix>``, created by ``create`` (which fails if the name exists)."""
+    for _ in range(_NAME_ATTEMPTS):
+        candidate = parent / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            create(candidate)
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"no free temporary name {prefix}*{suffix} in {parent}")
 
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = _create_fresh(path.parent, f".{path.name}.", ".tmp", lambda name: name.touch(exist_ok=False))
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with tmp.open("w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -35,7 +55,7 @@ def publish_dir(tmp_dir: Path, final_dir: Path) -> None:
 def scratch_dir(parent: Path, name: str) -> Path:
     """A fresh temporary folder ``parent/.tmp-<name>-*`` for work that :func:`publish_dir` finishes."""
     parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=parent))
+    return _create_fresh(parent, f".tmp-{name}-", "", lambda folder: folder.mkdir())
 
 
 def clear_scratch(parent: Path) -> int:

@@ -67,7 +67,7 @@ def _run_lm_eval(argv: list[str]) -> int:
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     except DataUnavailable as err:  # one clear message, not lm-eval's and datasets' tracebacks
-        print(err, file=sys.stderr)
+        print(f"medpair eval: error: {err}", file=sys.stderr)
         return 1
     return 0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 class DataUnavailable(RuntimeError):
@@ -10,7 +10,7 @@ class DataUnavailable(RuntimeError):
 
     def __init__(self, dataset: str, looked_at: str, how_to_get: str, reason: str = "") -> None:
         self.dataset = dataset
-        message = f"medpair: the {dataset} data is not available.\n  looked at: {looked_at}\n"
+        message = f"the {dataset} data is not available.\n  looked at: {looked_at}\n"
         if reason:
             message += f"  problem:   {reason}\n"
         message += f"  get it:    {how_to_get}"
@@ -37,13 +37,12 @@ class Item:
 
     def as_doc(self, dataset: str, role: str) -> dict:
         """The lm-eval document: data fields plus dataset, role and item key; no prompt text."""
-        doc = asdict(self)
         return {
-            "item_key": doc.pop("key"),
+            "item_key": self.key,
             "dataset": dataset,
             "role": role,
-            "context": doc["context"],
-            "question": doc["question"],
-            "options": list(doc["options"]),
-            "answer_idx": doc["answer_idx"],
+            "context": self.context,
+            "question": self.question,
+            "options": list(self.options),
+            "answer_idx": self.answer_idx,
         }

@@ -11,6 +11,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from medpair_tasks.wording import counted
+
 
 def task_path() -> Path:
     """The folder of medpair's lm-eval task YAMLs (``task_yaml/``, installed as ``medpair_task_yaml``)."""
@@ -135,7 +137,7 @@ def list_tasks(pattern: str | None = None) -> Iterator[TaskInfo]:
         if entry.kind == Kind.GROUP:
             members = entry.cfg.get("task", []) if entry.cfg else []
             mode = ",".join(sorted(_member_modes(members, index)))
-            yield TaskInfo(name, "group", f"{len(members)} members", "test", mode, 0, "f00", None)
+            yield TaskInfo(name, "group", counted(len(members), "member"), "test", mode, 0, "f00", None)
             continue
         meta = (entry.cfg or {}).get("metadata", {})
         yield TaskInfo(

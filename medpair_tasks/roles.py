@@ -1,6 +1,6 @@
 """Split roles: which items a task scores (validation or test) and where its shots come from.
 
-DESIGN.md §3 fixes the roles per dataset:
+The roles per dataset:
 
 ========== ======================================= ===================== ==========================
 dataset    validation role                         test role             few-shot pool

@@ -15,12 +15,16 @@ import csv
 import json
 import logging
 import os
+import pickle
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from medpair_tasks.formats import LETTERS
 from medpair_tasks.records import DataUnavailable, Item
@@ -29,6 +33,11 @@ log = logging.getLogger(__name__)
 
 DATA_DIR_ENV = "MEDPAIR_DATA_DIR"
 SourceSplits = dict[str, list[Item]]
+Loaded = TypeVar("Loaded")
+
+HUB_PROBE_TIMEOUT_S = 3.0
+_TRUE_VALUES = {"1", "ON", "YES", "TRUE"}  # what huggingface_hub and datasets accept as "set"
+OFFLINE_HINT = f"set HF_HUB_OFFLINE=1 (read the hub cache only) or ${DATA_DIR_ENV} (a local copy)"
 
 MMLU_SUBJECTS = (
     "anatomy",
@@ -57,9 +66,39 @@ class Source:
 # --------------------------------------------------------------------------- file helpers
 
 
+@contextmanager
+def naming_file(path: Path) -> Iterator[None]:
+    """Content errors raised inside the block name ``path``.
+
+    A ``KeyError``, ``IndexError``, ``TypeError``, ``ValueError`` (a JSON or UTF-8 decoding error
+    among them), ``csv.Error`` or ``pickle.UnpicklingError`` whose message lacks the path becomes
+    a ValueError that starts with it, so every data error says which file is at fault.
+    """
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, csv.Error, pickle.UnpicklingError) as err:
+        if str(path) in str(err):
+            raise
+        raise ValueError(f"{path}: {_describe(err)}") from err
+
+
+def _describe(err: Exception) -> str:
+    if isinstance(err, json.JSONDecodeError):
+        return f"not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})"
+    if isinstance(err, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {err.start})"
+    return f"{type(err).__name__}: {err}"
+
+
+def read_json(path: Path) -> Any:
+    """The content of a JSON file; a file that is not JSON is a ValueError naming it."""
+    with naming_file(path):
+        return json.loads(path.read_text(encoding="utf-8"))
+
+
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """The objects of a JSON-lines file; a bad line is a ValueError naming file and line."""
-    with path.open(encoding="utf-8") as fh:
+    with naming_file(path), path.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, 1):
             if line.strip():
                 try:
@@ -74,6 +113,45 @@ def first_existing(folder: Path, *candidates: str) -> Path:
         if (folder / name).is_file():
             return folder / name
     raise FileNotFoundError(" or ".join(str(folder / c) for c in candidates))
+
+
+def hub_offline() -> bool:
+    """Whether Hugging Face's offline mode is on (``HF_HUB_OFFLINE`` or ``HF_DATASETS_OFFLINE``)."""
+    return any(os.environ.get(name, "").upper() in _TRUE_VALUES for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
+def hub_unreachable() -> str | None:
+    """Why the Hugging Face hub cannot be reached, or None when it answers (one quick probe per endpoint)."""
+    return _probe_hub(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+
+
+@lru_cache(maxsize=4)
+def _probe_hub(endpoint: str) -> str | None:
+    try:
+        urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=HUB_PROBE_TIMEOUT_S).close()
+    except urllib.error.HTTPError:
+        return None  # it answered, if only with an error status
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        return f"the Hugging Face hub ({endpoint}) cannot be reached ({getattr(err, 'reason', err)})"
+    return None
+
+
+def read_from_hub(name: str, looked_at: str, how_to_get: str, read: Callable[[], Loaded]) -> Loaded:
+    """``read()`` a dataset from the hub; every failure is one :class:`DataUnavailable`.
+
+    Without offline mode an unreachable hub fails at once with :data:`OFFLINE_HINT`, instead of
+    after the hub clients' retries; in offline mode a failure says that only the cache was read.
+    """
+    offline = hub_offline()
+    if not offline and (problem := hub_unreachable()):
+        raise DataUnavailable(name, looked_at, how_to_get, f"{problem}; {OFFLINE_HINT}")
+    try:
+        return read()
+    except Exception as err:  # datasets and huggingface_hub raise many kinds; all mean the same here
+        reason = f"{type(err).__name__}: {str(err)[:300]}"
+        if offline:
+            reason += f"; offline mode is on (HF_HUB_OFFLINE), so only the hub cache was read: put a local copy in ${DATA_DIR_ENV}"
+        raise DataUnavailable(name, looked_at, how_to_get, reason) from err
 
 
 def _hub(hub_id: str, config: str | None = None) -> Any:
@@ -98,7 +176,8 @@ def _medqa_local(subdir: str) -> Callable[[Path], SourceSplits]:
         splits = {}
         for split in ("train", "dev", "test"):
             path = first_existing(folder, f"{split}.jsonl", f"{subdir}{split}.jsonl")
-            splits[split] = [_medqa_release_item(row, f"{split}-{i:05d}") for i, row in enumerate(read_jsonl(path))]
+            with naming_file(path):
+                splits[split] = [_medqa_release_item(row, f"{split}-{i:05d}") for i, row in enumerate(read_jsonl(path))]
         return splits
 
     return read
@@ -135,14 +214,22 @@ def _medmcqa_items(rows: list[dict[str, Any]], one_based: bool) -> list[Item]:
 
 
 def _medmcqa_local(folder: Path) -> SourceSplits:
-    rows = {split: list(read_jsonl(first_existing(folder, f"{split}.json", f"{split}.jsonl"))) for split in ("train", "dev")}
-    answers = {int(row["cop"]) for split_rows in rows.values() for row in split_rows}
+    paths = {split: first_existing(folder, f"{split}.json", f"{split}.jsonl") for split in ("train", "dev")}
+    rows = {split: list(read_jsonl(path)) for split, path in paths.items()}
+    answers: set[int] = set()
+    for split, path in paths.items():
+        with naming_file(path):
+            answers |= {int(row["cop"]) for row in rows[split]}
     if 0 in answers and 4 in answers or not answers <= {0, 1, 2, 3, 4}:
         raise ValueError(f"{folder}: 'cop' values {sorted(answers)} are neither 0-3 nor 1-4")
     if not (0 in answers or 4 in answers):
         raise ValueError(f"{folder}: cannot tell whether 'cop' counts from 0 or 1 (values {sorted(answers)})")
     one_based = 4 in answers
-    return {split: _medmcqa_items(split_rows, one_based) for split, split_rows in rows.items()}
+    splits = {}
+    for split, path in paths.items():
+        with naming_file(path):
+            splits[split] = _medmcqa_items(rows[split], one_based)
+    return splits
 
 
 def _medmcqa_hub() -> SourceSplits:
@@ -170,22 +257,25 @@ def _pubmedqa_split(items: dict[str, Item], test_ids: list[str]) -> SourceSplits
 
 
 def _pubmedqa_local(folder: Path) -> SourceSplits:
-    questions = json.loads((folder / "ori_pqal.json").read_text(encoding="utf-8"))
-    truth = json.loads((folder / "test_ground_truth.json").read_text(encoding="utf-8"))
-    items = {
-        pmid: Item(
-            pmid,
-            row["QUESTION"],
-            PUBMEDQA_OPTIONS,
-            PUBMEDQA_OPTIONS.index(row["final_decision"]),
-            context="\n".join(row["CONTEXTS"]),
-        )
-        for pmid, row in questions.items()
-    }
+    questions_path = folder / "ori_pqal.json"
+    questions = read_json(questions_path)
+    truth = read_json(folder / "test_ground_truth.json")
+    with naming_file(questions_path):
+        items = {
+            pmid: Item(
+                pmid,
+                row["QUESTION"],
+                PUBMEDQA_OPTIONS,
+                PUBMEDQA_OPTIONS.index(row["final_decision"]),
+                context="\n".join(row["CONTEXTS"]),
+            )
+            for pmid, row in questions.items()
+        }
     for pmid, label in truth.items():
         if pmid in items and PUBMEDQA_OPTIONS[items[pmid].answer_idx] != label:
             raise ValueError(f"{folder}: test_ground_truth.json and ori_pqal.json disagree on {pmid}")
-    return _pubmedqa_split(items, list(truth))
+    with naming_file(folder / "test_ground_truth.json"):
+        return _pubmedqa_split(items, list(truth))
 
 
 def _pubmedqa_hub() -> SourceSplits:
@@ -211,12 +301,11 @@ def _mmlu_local(subject: str) -> Callable[[Path], SourceSplits]:
         splits = {}
         for ours, theirs in (("train", "dev"), ("dev", "val"), ("test", "test")):
             path = folder / theirs / f"{subject}_{theirs}.csv"
-            with path.open(encoding="utf-8", newline="") as fh:
-                rows = list(csv.reader(fh))
-            splits[ours] = [
-                Item(f"{ours}-{i:04d}", row[0], tuple(row[1:5]), LETTERS.index(row[5].strip()))
-                for i, row in enumerate(rows)
-            ]
+            with naming_file(path), path.open(encoding="utf-8", newline="") as fh:
+                splits[ours] = [
+                    Item(f"{ours}-{i:04d}", row[0], tuple(row[1:5]), LETTERS.index(row[5].strip()))
+                    for i, row in enumerate(csv.reader(fh))
+                ]
         return splits
 
     return read
@@ -342,8 +431,5 @@ def _load_cached(name: str, folder: str) -> SourceSplits:
     hub = source.hub_id + (f" (config {source.hub_config})" if source.hub_config else "")
     looked_at = f"Hugging Face hub dataset {hub}"
     looked_at += f", and {folder} (no such folder)" if folder else f" (set ${DATA_DIR_ENV} for a local copy)"
-    try:
-        return source.read_hub()
-    except Exception as err:  # datasets raises many kinds; all mean the same to the user
-        raise DataUnavailable(name, looked_at, source.how_to_get, f"{type(err).__name__}: {str(err)[:300]}") from err
+    return read_from_hub(name, looked_at, source.how_to_get, source.read_hub)
 

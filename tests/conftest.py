@@ -1,12 +1,14 @@
 """Test bed: offline Hugging Face settings, tiny models, fixture data.
 
-No test may touch the network or the user's home cache: the hub is switched off and HF_HOME
-points into a temporary folder before any Hugging Face library is imported.
+No test may touch the network or the user's home cache: the hub is switched off, and HF_HOME,
+matplotlib's cache and XDG_CACHE_HOME point into a temporary folder (removed at the end of the
+run) before any of those libraries is imported.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -18,23 +20,27 @@ os.environ.update(
     HF_HOME=_HF_HOME,
     HF_DATASETS_CACHE=str(Path(_HF_HOME) / "datasets"),
     TOKENIZERS_PARALLELISM="false",
+    MPLCONFIGDIR=str(Path(_HF_HOME) / "matplotlib"),
+    XDG_CACHE_HOME=str(Path(_HF_HOME) / "cache"),
 )
 os.environ.pop("MEDPAIR_DATA_DIR", None)
 
 import pytest  # noqa: E402
 
-from medpair_testlib import FIXTURE_DATA, PUBMEDQA_DIR  # noqa: E402
+from medpair_testlib import FIXTURE_DATA  # noqa: E402
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's private HF_HOME: a test run leaves nothing behind in the temp folder."""
+    shutil.rmtree(_HF_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A MEDPAIR_DATA_DIR with every knowledge dataset: fixtures, and the real PubMedQA release."""
-    if not (PUBMEDQA_DIR / "ori_pqal.json").is_file():
-        raise RuntimeError(f"the real PubMedQA files are expected in {PUBMEDQA_DIR} (set MEDPAIR_SHARED_DATA)")
+    """A MEDPAIR_DATA_DIR with every knowledge dataset: the fixtures and the real PubMedQA release files."""
     root = tmp_path_factory.mktemp("medpair-data")
     for folder in FIXTURE_DATA.iterdir():
         (root / folder.name).symlink_to(folder, target_is_directory=True)
-    (root / "pubmedqa").symlink_to(PUBMEDQA_DIR, target_is_directory=True)
     return root
 
 

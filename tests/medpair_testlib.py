@@ -15,8 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_DATA = REPO / "tests" / "fixtures" / "data"
-SHARED_DATA = Path(os.environ.get("MEDPAIR_SHARED_DATA", REPO.parent / "shared" / "data"))
-PUBMEDQA_DIR = SHARED_DATA / "pubmedqa"
+PUBMEDQA_DIR = FIXTURE_DATA / "pubmedqa"  # the real release files (MIT), see SOURCE.md there
 MEDPAIR = str(Path(sys.executable).parent / "medpair")
 
 

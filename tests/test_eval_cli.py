@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from medpair_testlib import PUBMEDQA_DIR, read_run, run_medpair
 from medpair_tasks.extract import UNPARSEABLE
 from medpair_tasks.registry import task_manager
@@ -14,6 +16,7 @@ from medpair_tasks.taskspec import parse_candidate
 MODEL = ["eval", "--model", "hf", "--device", "cpu", "--batch_size", "16", "--log_samples"]
 
 
+@pytest.mark.slow
 def test_pubmedqa_real_test_split(tiny_models, data_dir, tmp_path):
     base, _ = tiny_models
     run_medpair([*MODEL, "--model_args", f"pretrained={base},dtype=float32", "--tasks", "medpair_pubmedqa",
@@ -33,6 +36,7 @@ def test_pubmedqa_real_test_split(tiny_models, data_dir, tmp_path):
     assert abs(results["results"]["medpair_pubmedqa"]["acc,none"] - acc) < 1e-12
 
 
+@pytest.mark.slow
 def test_every_knowledge_task_in_both_modes_and_shot_settings(tiny_models, data_dir, use_data, tmp_path):
     """Fixtures (and real PubMedQA) through mc and gen, 0-shot and 3-shot, on the validation role."""
     _, medical = tiny_models
@@ -67,6 +71,7 @@ def test_every_knowledge_task_in_both_modes_and_shot_settings(tiny_models, data_
                 assert [a["arg_1"] for a in row["arguments"].values()] == [" " + "ABCDE"[i] for i in range(len(row["doc"]["options"]))]
 
 
+@pytest.mark.slow
 def test_users_include_path_keeps_working(tiny_models, data_dir, tmp_path):
     base, _ = tiny_models
     user_tasks = tmp_path / "my_tasks"
@@ -115,6 +120,12 @@ def test_tasks_command_lists_identity(data_dir):
     assert path.endswith("task_yaml")
 
 
+def test_a_group_of_one_says_member(data_dir):
+    rows = [line.split() for line in run_medpair(["tasks", "medpair_slake"], data_dir).stdout.splitlines()]
+    assert ["medpair_slake", "1", "member", "test", "gen", "0", "f00"] in rows
+
+
+@pytest.mark.slow
 def test_missing_data_is_one_clear_message(tiny_models, tmp_path):
     import subprocess
 

@@ -39,6 +39,7 @@ def test_replay_finds_a_clearly_better_candidate_and_breaks_ties_to_the_first():
     assert list(halving.survivors(np.array([0.5, 0.7, 0.7, 0.1]), 2)) == [1, 2]
 
 
+@pytest.mark.slow
 def test_study_with_halving_search(tiny_models, data_dir, tmp_path):
     base, medical = tiny_models
     out = tmp_path / "study"

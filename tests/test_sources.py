@@ -106,6 +106,40 @@ def test_partial_local_data_is_an_error_not_a_fallback(tmp_path, monkeypatch):
         load_source("pubmedqa")
 
 
+def _truncate(path, keep):
+    path.write_text(path.read_text(encoding="utf-8")[:keep], encoding="utf-8")
+
+
+def _drop_field(path, field):
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    path.write_text("".join(json.dumps({k: v for k, v in r.items() if k != field}) + "\n" for r in rows))
+
+
+CORRUPTIONS = {  # dataset -> (folder, file, how it is damaged)
+    "pubmedqa-truncated": ("pubmedqa", "pubmedqa", "ori_pqal.json", lambda p: _truncate(p, 999_895)),
+    "pubmedqa-truth-not-json": ("pubmedqa", "pubmedqa", "test_ground_truth.json", lambda p: p.write_text("<html>")),
+    "pubmedqa-no-label": ("pubmedqa", "pubmedqa", "ori_pqal.json",
+                          lambda p: p.write_text(json.dumps({"1": {"QUESTION": "q", "CONTEXTS": []}}))),
+    "medqa-no-options": ("medqa", "medqa", "test.jsonl", lambda p: _drop_field(p, "options")),
+    "medmcqa-no-cop": ("medmcqa", "medmcqa", "dev.json", lambda p: _drop_field(p, "cop")),
+    "mmlu-short-row": ("mmlu_college_medicine", "mmlu", "test/college_medicine_test.csv", lambda p: p.write_text("q,a,b\n")),
+    "mmlu-bad-letter": ("mmlu_college_medicine", "mmlu", "val/college_medicine_val.csv", lambda p: p.write_text("q,a,b,c,d,Z\n")),
+    "mmlu-not-utf8": ("mmlu_college_medicine", "mmlu", "dev/college_medicine_dev.csv", lambda p: p.write_bytes(b"q,\xff,b,c,d,A\n")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPTIONS))
+def test_a_damaged_file_is_named_in_the_error(case, tmp_path, monkeypatch):
+    dataset, folder, name, damage = CORRUPTIONS[case]
+    shutil.copytree(FIXTURE_DATA / folder, tmp_path / folder)
+    damage(tmp_path / folder / name)
+    monkeypatch.setenv("MEDPAIR_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(sources, "_hub", lambda *a: pytest.fail("must not fall back to the hub"))
+    with pytest.raises(DataUnavailable) as err:
+        load_source(dataset)
+    assert str(tmp_path / folder / name) in str(err.value)
+
+
 def test_medmcqa_answer_base_is_detected_or_refused(tmp_path, monkeypatch):
     folder = tmp_path / "medmcqa"
     folder.mkdir()
@@ -115,6 +149,27 @@ def test_medmcqa_answer_base_is_detected_or_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDPAIR_DATA_DIR", str(tmp_path))
     with pytest.raises(DataUnavailable, match="cannot tell whether 'cop' counts from 0 or 1"):
         load_source("medmcqa")
+
+
+def test_an_unreachable_hub_fails_at_once_with_the_offline_hint(tmp_path, monkeypatch):
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(name)
+    monkeypatch.delenv("MEDPAIR_DATA_DIR", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing listens, nothing leaves the machine
+    monkeypatch.setattr(sources, "_hub", lambda *a: pytest.fail("an unreachable hub must not be retried"))
+    with pytest.raises(DataUnavailable) as err:
+        load_source("medmcqa")
+    message = str(err.value)
+    assert "http://127.0.0.1:9" in message and "cannot be reached" in message
+    assert "HF_HUB_OFFLINE=1" in message and "$MEDPAIR_DATA_DIR" in message
+    assert not message.startswith("medpair:")
+
+
+def test_offline_mode_says_only_the_cache_was_read(monkeypatch):
+    monkeypatch.delenv("MEDPAIR_DATA_DIR", raising=False)
+    monkeypatch.setattr(sources, "_hub", lambda *a: (_ for _ in ()).throw(ConnectionError("offline mode is enabled")))
+    with pytest.raises(DataUnavailable, match=r"only the hub cache was read: put a local copy in \$MEDPAIR_DATA_DIR"):
+        load_source("medqa")
 
 
 def test_every_source_documents_where_to_get_it():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import pytest
 
 from medpair_testlib import run_medpair, subprocess_env
 from medpair_tasks.roles import scored_items
+from medpair_tasks.study.cli import parse_datasets
 from medpair_tasks.study.plan import StudyConfig, make_plan
 from medpair_tasks.study.spec import ModelSpec
 
@@ -43,6 +45,30 @@ def test_model_specs():
     assert ModelSpec.parse("hf:pretrained=a,dtype=float32").with_defaults(dtype="bfloat16").args["dtype"] == "float32"
 
 
+@pytest.mark.parametrize("name, family", [("mednli", "clinical"), ("medpair_mednli", "clinical"), ("medpair_n2c2_obesity", "clinical"),
+                                          ("medpair_longhealth_task2", "clinical"), ("vqa_rad", "visual QA"),
+                                          ("medpair_mmmu_health", "visual QA")])
+def test_run_names_the_other_task_families_and_what_to_use(name, family):
+    with pytest.raises(argparse.ArgumentTypeError) as err:
+        parse_datasets(f"medqa,{name}")
+    message = str(err.value)
+    assert f"{name!r} is a {family} task" in message and "unknown" not in message
+    assert "knowledge datasets only" in message and "medpair eval --tasks medpair_" in message and "medpair compare" in message
+
+
+def test_run_still_says_unknown_for_a_name_medpair_does_not_have():
+    with pytest.raises(argparse.ArgumentTypeError, match=r"unknown task 'medqq'; medpair run covers the knowledge datasets only \(medqa,"):
+        parse_datasets("medqq")
+
+
+def test_missing_data_error_of_run_has_one_prefix(tmp_path):
+    done = run_medpair(["run", "--medical", "org/m", "--base", "org/b", "--tasks", "medmcqa", "--out", str(tmp_path / "s"), "--dry-run"],
+                       tmp_path, check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "medpair run: error: the medmcqa data is not available" in done.stderr
+    assert "medpair: the" not in done.stderr
+
+
 def test_plan_counts(use_data):
     plan = make_plan(StudyConfig(("medqa", "mmlu_anatomy"), val_limit=4))
     summary = plan.summary()
@@ -68,6 +94,7 @@ def _shards(out: Path) -> dict[str, float]:
     return {p.name: p.stat().st_mtime for p in (out / "runs" / "medical" / "stage1").glob("val_*")}
 
 
+@pytest.mark.slow
 def test_study_survives_kill_and_resumes_to_the_same_report(tiny_models, data_dir, tmp_path, whole_study):
     whole, killed = whole_study, tmp_path / "killed"
     args = _study_args(tiny_models, killed)
@@ -117,6 +144,7 @@ def test_a_different_study_in_the_same_folder_is_refused(tiny_models, data_dir, 
     assert done.returncode == 1 and "holds a different study" in done.stderr
 
 
+@pytest.mark.slow
 def test_plan_jobs_run_through_plain_lm_eval_and_merge_to_the_run_report(tiny_models, data_dir, tmp_path, whole_study):
     """Stage lists → plain lm_eval (scattered jobs) → medpair compare == medpair run's report."""
     scattered, whole = tmp_path / "scattered", whole_study
@@ -154,6 +182,7 @@ def make_plan_for(data_dir: Path):
         del os.environ["MEDPAIR_DATA_DIR"]
 
 
+@pytest.mark.slow
 def test_demo_runs_offline_from_scratch(tmp_path):
     """The README's main job: no model, no data, no network."""
     out = tmp_path / "demo_out"

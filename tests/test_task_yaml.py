@@ -46,6 +46,7 @@ def test_names_match_metadata():
         assert meta["role"] == "val" and entry.cfg["num_fewshot"] == meta["shots"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("role", ["val", "test"])
 def test_every_task_builds_and_never_shows_a_scored_item_as_a_shot(use_data, role):
     """All 5,444 tasks build on the fixture data; no demonstration is a scored item (3-shot)."""

@@ -8,7 +8,11 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pytest
+
 from medpair_testlib import REPO, run_medpair
+
+pytestmark = pytest.mark.slow  # end to end; `pytest -m "not slow"` leaves it out
 
 
 def _run(*command: str, cwd: Path | None = None) -> str:

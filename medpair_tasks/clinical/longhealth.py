@@ -23,7 +23,6 @@ Without a budget every document is included.
 from __future__ import annotations
 
 import hashlib
-import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ import numpy as np
 
 from medpair_tasks.clinical.records import ClinicalItem
 from medpair_tasks.clinical.truncate import TokenCounter
+from medpair_tasks.sources import read_json
 
 LONGHEALTH_FILE = "benchmark_v5.json"
 SETTINGS = (1, 2, 3)
@@ -78,7 +78,7 @@ def read_longhealth(folder: Path) -> LongHealthData:
     path = folder / LONGHEALTH_FILE
     if not path.is_file():
         raise FileNotFoundError(str(path))
-    benchmark = json.loads(path.read_text(encoding="utf-8"))
+    benchmark = read_json(path)
     patients = {k: v for k, v in benchmark.items() if isinstance(v, dict) and "texts" in v}
     if len(patients) < 2:
         raise ValueError(f"{path}: expected patient records with 'texts' and 'questions'")

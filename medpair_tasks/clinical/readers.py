@@ -16,7 +16,6 @@ import csv
 import gzip
 import hashlib
 import io
-import json
 import logging
 import re
 import xml.etree.ElementTree as ET
@@ -26,7 +25,7 @@ from typing import Any
 
 from medpair_tasks.clinical.records import ClinicalItem
 from medpair_tasks.formats import LETTERS
-from medpair_tasks.sources import first_existing, read_jsonl
+from medpair_tasks.sources import first_existing, naming_file, read_json, read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +38,10 @@ MAX_OPTIONS = len(LETTERS)
 
 def _json_records(path: Path) -> list[dict[str, Any]]:
     """A JSON array of objects, or JSON lines (the CLUE scripts write the latter)."""
-    text = path.read_text(encoding="utf-8").strip()
+    with naming_file(path):
+        text = path.read_text(encoding="utf-8").strip()
     if text.startswith("["):
-        rows = json.loads(text)
+        rows = read_json(path)
     else:
         rows = list(read_jsonl(path))
     if not all(isinstance(r, dict) for r in rows):
@@ -210,8 +210,16 @@ N2C2_TRAIN_RECORDS = ("obesity_patient_records_training.xml", "obesity_patient_r
 N2C2_TEST_RECORDS = ("obesity_patient_records_test.xml",)
 
 
+def _xml_root(path: Path) -> ET.Element:
+    """The root element of an XML file; a malformed file is a ValueError naming it."""
+    try:
+        return ET.parse(path).getroot()
+    except ET.ParseError as err:
+        raise ValueError(f"{path}: not well-formed XML ({err})") from err
+
+
 def _n2c2_records(path: Path) -> dict[str, str]:
-    root = ET.parse(path).getroot()
+    root = _xml_root(path)
     records = {}
     for doc in root.iter("doc"):
         text = doc.find("text")
@@ -227,14 +235,15 @@ def _n2c2_judgments(paths: list[Path]) -> dict[str, dict[str, str]]:
     """disease name → doc id → intuitive judgment; later files (addenda) override earlier ones."""
     judgments: dict[str, dict[str, str]] = {}
     for path in paths:
-        root = ET.parse(path).getroot()
-        for diseases in root.iter("diseases"):
-            if diseases.attrib.get("source") != "intuitive":
-                continue
-            for disease in diseases.iter("disease"):
-                target = judgments.setdefault(disease.attrib["name"], {})
-                for doc in disease.iter("doc"):
-                    target[doc.attrib["id"]] = doc.attrib["judgment"]
+        root = _xml_root(path)
+        with naming_file(path):
+            for diseases in root.iter("diseases"):
+                if diseases.attrib.get("source") != "intuitive":
+                    continue
+                for disease in diseases.iter("disease"):
+                    target = judgments.setdefault(disease.attrib["name"], {})
+                    for doc in disease.iter("doc"):
+                        target[doc.attrib["id"]] = doc.attrib["judgment"]
     return judgments
 
 
@@ -396,7 +405,7 @@ def read_mimic3_acronym(folder: Path) -> SourceSplits:
     NOTEEVENTS.csv.
     """
     path = first_existing(folder, MIMIC_ACRONYM_FILE)
-    inventory_raw = json.loads(first_existing(folder, SENSE_MAP_FILE).read_text(encoding="utf-8"))
+    inventory_raw = read_json(first_existing(folder, SENSE_MAP_FILE))
     if not isinstance(inventory_raw, dict):
         raise ValueError(f"{folder / SENSE_MAP_FILE}: expected an object short form → list of senses")
     inventory = {sf: [readable_sense(lf) for lf in lfs] for sf, lfs in inventory_raw.items()}

@@ -43,7 +43,7 @@ N2C2_ACCESS = "registration on the Harvard DBMI portal and the signed n2c2 data 
 class ClinicalSource:
     """One clinical dataset: documentation and its reader.
 
-    ``roles`` documents the split roles (DESIGN.md §3); ``credentialed`` marks data whose
+    ``roles`` documents the split roles; ``credentialed`` marks data whose
     agreement forbids sharing it with third parties (see :mod:`medpair_tasks.clinical.safety`).
     """
 

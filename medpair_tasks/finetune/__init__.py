@@ -1,4 +1,4 @@
-"""``medpair finetune``: the fine-tuned regime of the comparison (DESIGN.md §3).
+"""``medpair finetune``: the fine-tuned regime of the comparison.
 
 Both models of a pair get the same LoRA recipe and the same hyper-parameter grid on the same
 training items; each model's best grid point (lowest validation loss) is saved as a PEFT

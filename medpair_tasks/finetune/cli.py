@@ -3,9 +3,10 @@
     medpair finetune --model SPEC --task medpair_pubmedqa --out DIR
     medpair finetune --pair MEDICAL BASE --task medpair_medqa --out DIR     (same as --medical M --base B)
 
-Each model gets the same recipe and grid (DESIGN.md §3); its best adapter lands in
-``DIR/<model-name>/best``, ready for ``medpair eval --model hf --model_args
-pretrained=SPEC,peft=DIR/<model-name>/best --metadata '{"regime": "finetuned"}'``.
+Each model gets the same LoRA recipe and grid (defaults after the extended study of Jeong et al.:
+learning rate {1e-5, 2e-5, 5e-5, 1e-4, 2e-4} × rank {16, 32, 64}, early stopping on validation
+loss); its best adapter lands in ``DIR/<model-name>/best``, ready for ``medpair eval --model hf
+--model_args pretrained=SPEC,peft=DIR/<model-name>/best --metadata '{"regime": "finetuned"}'``.
 Interrupted? Run the same command again: finished grid points are kept, the running one
 resumes from its last checkpoint. Several GPUs: ``accelerate launch -m medpair_tasks.finetune.cli ...``.
 """
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="do not train the end-of-sequence token after the answer letter (default: train it, so generation stops)")
     data.add_argument("--max-length", type=int, default=_DEFAULT.max_length, help=f"tokens per example; longer prompts are cut from the left (default {_DEFAULT.max_length})")
 
-    recipe = parser.add_argument_group("recipe and grid (defaults: DESIGN.md §3)")
+    recipe = parser.add_argument_group("recipe and grid (defaults after the extended study of Jeong et al.)")
     recipe.add_argument("--lr", type=float, nargs="+", default=list(DEFAULT_LEARNING_RATES), metavar="LR",
                         help="grid learning rates (default 1e-5 2e-5 5e-5 1e-4 2e-4)")
     recipe.add_argument("--rank", type=int, nargs="+", default=list(DEFAULT_RANKS), metavar="R", help="grid LoRA ranks (default 16 32 64)")
@@ -115,6 +116,7 @@ def _recipe(args: argparse.Namespace) -> Recipe:
 def dry_run_text(models: list[tuple[str, str]], names: list[str], task: str, data, recipe: Recipe, grid, out: Path, world_size: int) -> str:
     """What a run would do: data, recipe, step budget, and each grid point's status per model."""
     from medpair_tasks.finetune.grid import point_status
+    from medpair_tasks.wording import counted
 
     plan = step_plan(recipe, len(data.train), world_size)
     source = {"pool": "the few-shot pool", "val": "the validation role less the held-out slice"}[data.train_on]
@@ -129,7 +131,7 @@ def dry_run_text(models: list[tuple[str, str]], names: list[str], task: str, dat
         f"steps per point: {plan.steps_per_epoch} per epoch ({plan.examples_per_step} examples per step: batch {recipe.batch_size} × "
         f"accumulation {recipe.grad_accum} × {world_size} process(es)), at most {plan.max_steps} steps, warm-up {plan.warmup_steps}, "
         f"evaluations after steps {evals}",
-        f"grid: {len(grid)} points ({len(grid) * plan.max_steps} steps at most per model, {len(models) * len(grid) * plan.max_steps} in all)",
+        f"grid: {counted(len(grid), 'point')} ({len(grid) * plan.max_steps} steps at most per model, {len(models) * len(grid) * plan.max_steps} in all)",
     ]
     for (label, spec), name in zip(models, names):
         folder = out / name
@@ -148,9 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("medpair_tasks").setLevel(logging.WARNING if args.quiet else logging.INFO if args.verbose else logging.WARNING)
     from medpair_tasks.finetune.data import dataset_of_task, select_items
-    from medpair_tasks.finetune.grid import GridMismatch, eval_command, eval_folder, model_name, run_grid
+    from medpair_tasks.finetune.grid import GridMismatch, eval_command, eval_folder, missing_local_model, model_name, run_grid
     from medpair_tasks.records import DataUnavailable
 
+    for label, spec in models:
+        if missing_local_model(spec):
+            what = "--model" if label == "model" else f"the {label} model"
+            print(f"medpair finetune: {what} {spec}: no such folder (and not a hub id such as org/name)", file=sys.stderr)
+            return 1
     try:
         recipe = _recipe(args)
         grid = make_grid(tuple(args.lr), tuple(args.rank))

@@ -1,4 +1,4 @@
-"""The fine-tuning recipe and its hyper-parameter grid (DESIGN.md §3, "Fine-tuning regime").
+"""The fine-tuning recipe and its hyper-parameter grid.
 
 The defaults follow the extended study of Jeong et al.: LoRA on every linear layer but the
 output head, alpha 16, dropout 0, AdamW, cosine schedule with 5% warm-up, at most 10 epochs

@@ -104,14 +104,14 @@ def select_items(
     random subsample of the training items (seed 42), for large pools such as MedMCQA's.
     """
     format_from_id(format_id)
+    if not 0.0 < holdout < 1.0:
+        raise ValueError(f"holdout must lie in (0, 1), got {holdout:g}")
     if train_on == "pool":
         train = list(roles(dataset).pool)
         val = scored_items(dataset, "val", val_limit)
         if len(train) < SMALL_POOL:
             log.warning("%s: the few-shot pool has only %d items; consider --train-on val", dataset, len(train))
     elif train_on == "val":
-        if not 0.0 < holdout < 1.0:
-            raise ValueError(f"holdout must lie in (0, 1), got {holdout}")
         items = list(roles(dataset).val)
         if len(items) < 2:
             raise ValueError(f"{dataset}: the validation role has {len(items)} items, too few to hold some out")

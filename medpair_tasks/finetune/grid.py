@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from medpair_tasks.finetune.train import (
     train_point,
     write_json_atomic,
 )
+from medpair_tasks.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,29 @@ def model_name(spec: str) -> str:
     if path.is_dir():
         return path.resolve().name
     return spec.strip("/").replace("/", "__")
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
+
+
+def curves_title(name: str, task: str, n_points: int) -> str:
+    """The title of a model's learning-curve plot."""
+    return f"{name} on {task}: LoRA grid ({counted(n_points, 'point')})"
+
+
+def missing_local_model(spec: str) -> bool:
+    """True when ``spec`` is meant as a local folder that does not exist.
+
+    A spec that exists is a local model; one that cannot be a hub id (``org/name`` or ``name``)
+    — an absolute or ``./``/``~`` path, more than one ``/``, characters a hub id cannot hold —
+    or whose parent folder exists is meant as a local folder. The rest may be hub ids.
+    """
+    path = Path(spec).expanduser()
+    if path.exists():
+        return False
+    if spec.startswith((".", "~", "/")) or not _HUB_ID.fullmatch(spec):
+        return True
+    return path.parent != Path(".") and path.parent.is_dir()
 
 
 def point_dir(folder: Path, point: GridPoint) -> Path:
@@ -225,7 +250,7 @@ def run_grid(
         }
         _copy_adapter(point_dir(folder, best) / BEST, folder / BEST, provenance)
         write_grid_file(folder, record, grid, results, best, hardware.describe())
-        plot_curves(results, best.name, folder / CURVES_FILE, f"{name} on {task}: LoRA grid ({len(results)} points)")
+        plot_curves(results, best.name, folder / CURVES_FILE, curves_title(name, task, len(results)))
     acc.wait_for_everyone()
     log.info("%s: best %s, validation loss %.4f -> %s", name, best.name, best.best_val_loss, folder / BEST)
     return GridRun(name, model, folder, tuple(results), best)

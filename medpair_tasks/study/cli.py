@@ -24,10 +24,36 @@ def parse_datasets(text: str) -> tuple[str, ...]:
         expanded = GROUPS.get(bare, (bare,))
         for dataset in expanded:
             if dataset not in SOURCES:
-                raise argparse.ArgumentTypeError(f"unknown task {name!r}; use dataset ids ({', '.join(SOURCES)}) or groups")
+                raise argparse.ArgumentTypeError(_not_a_knowledge_dataset(name))
             if dataset not in datasets:
                 datasets.append(dataset)
     return tuple(datasets)
+
+
+def _family(name: str) -> str | None:
+    """``clinical`` or ``visual QA`` when ``name`` is one of medpair's other tasks, a candidate or a group of them."""
+    from medpair_tasks.clinical.sources import CLINICAL_SOURCES
+    from medpair_tasks.clinical.taskfiles import GROUPS as CLINICAL_GROUPS
+    from medpair_tasks.vqa.sources import VQA_SOURCES
+    from medpair_tasks.vqa.taskfiles import GROUPS as VQA_GROUPS
+
+    bare = name.removeprefix("medpair_")
+    for family, datasets, groups in (("clinical", CLINICAL_SOURCES, CLINICAL_GROUPS), ("visual QA", VQA_SOURCES, VQA_GROUPS)):
+        if f"medpair_{bare}" in groups or any(bare == d or bare.startswith(f"{d}_") for d in datasets):
+            return family
+    return None
+
+
+def _not_a_knowledge_dataset(name: str) -> str:
+    """Why ``name`` cannot be a study dataset, and what to use instead."""
+    knowledge = f"the knowledge datasets only ({', '.join(SOURCES)}; groups medpair_knowledge, medpair_mmlu_medical)"
+    family = _family(name)
+    if family is None:
+        return f"unknown task {name!r}; medpair run covers {knowledge}"
+    task = name if name.startswith("medpair_") else f"medpair_{name}"
+    return (f"{name!r} is a {family} task, and medpair run covers {knowledge}. Evaluate it with "
+            f"'medpair eval --tasks {task} --log_samples --output_path OUT_MODEL ...' for each model, then "
+            "'medpair compare --medical OUT_MEDICAL --base OUT_BASE --out REPORT'")
 
 
 def _int_list(text: str) -> tuple[int, ...]:

@@ -15,7 +15,6 @@ reads the images; :mod:`medpair_tasks.vqa.roles` turns splits into medpair's rol
 from __future__ import annotations
 
 import ast
-import json
 import logging
 import os
 import pickle
@@ -28,7 +27,7 @@ from typing import Any
 
 from medpair_tasks.formats import LETTERS
 from medpair_tasks.records import DataUnavailable
-from medpair_tasks.sources import DATA_DIR_ENV
+from medpair_tasks.sources import DATA_DIR_ENV, naming_file, read_from_hub, read_json
 from medpair_tasks.vqa.images import FolderImages, ImageStore, TableImages, ZipImages, image_sha256, open_image, table_ref
 from medpair_tasks.vqa.items import VQAItem, closed_options, no_placeholder, normalise
 
@@ -134,7 +133,7 @@ VQA_RAD_TEST_PHRASES = ("test_freeform", "test_para")
 
 def _vqa_rad_local(folder: Path) -> LoadedSource:
     """The OSF release: closed questions, split by ``phrase_type``, de-duplicated, no train/test leak."""
-    rows = json.loads((folder / VQA_RAD_JSON).read_text(encoding="utf-8"))
+    rows = read_json(folder / VQA_RAD_JSON)
     image_dir = _first_existing(folder, "VQA_RAD Image Folder", "images")
     closed = [r for r in rows if normalise(r["answer_type"]) == "closed"]
 
@@ -192,7 +191,7 @@ def _slake_local(folder: Path) -> LoadedSource:
     images: ImageStore = FolderImages(images_at) if images_at.is_dir() else ZipImages(images_at, ("imgs/", ""))
     splits, dropped = {}, {}
     for split, path in files.items():
-        rows = json.loads(path.read_text(encoding="utf-8"))
+        rows = read_json(path)
         english_closed = [r for r in rows if r.get("q_lang") == "en" and str(r.get("answer_type", "")).upper() == "CLOSED"]
         splits[split], dropped[split] = _collect(
             (str(r["qid"]), r["question"], r["answer"], (str(r["img_name"]),)) for r in english_closed
@@ -224,7 +223,7 @@ def _pathvqa_local(folder: Path) -> LoadedSource:
     splits, dropped = {}, {}
     for ours, theirs in (("train", "train"), ("dev", "val"), ("test", "test")):
         path = folder / "qas" / theirs / f"{theirs}_qa.pkl"
-        with path.open("rb") as fh:
+        with naming_file(path), path.open("rb") as fh:
             rows = _PlainUnpickler(fh).load()
         yes_no = [(i, r) for i, r in enumerate(rows) if normalise(r["answer"]) in ("yes", "no")]
         splits[ours], dropped[ours] = _collect(
@@ -279,7 +278,8 @@ def _mmmu_local(subject: str) -> Callable[[Path], LoadedSource]:
             files = sorted((folder / subject).glob(f"{theirs}-*.parquet"))
             if not files:
                 raise FileNotFoundError(str(folder / subject / f"{theirs}-*.parquet"))
-            tables[ours] = pq.ParquetFile(files[0]).read() if len(files) == 1 else pq.read_table(files)
+            with naming_file(files[0] if len(files) == 1 else folder / subject):
+                tables[ours] = pq.ParquetFile(files[0]).read() if len(files) == 1 else pq.read_table(files)
 
         def rows_of(table: Any) -> Iterable[dict[str, Any]]:
             """The text fields of each row; an image column says only whether it holds an image (bytes stay put)."""
@@ -378,7 +378,4 @@ def _load_cached(name: str, folder: str) -> LoadedSource:
     hub = source.hub_id + (f" (config {source.hub_config})" if source.hub_config else "")
     looked_at = f"Hugging Face hub dataset {hub}"
     looked_at += f", and {folder} (no such folder)" if folder else f" (set ${DATA_DIR_ENV} for a local copy)"
-    try:
-        return source.read_hub()
-    except Exception as err:  # datasets and huggingface_hub raise many kinds; all mean the same here
-        raise DataUnavailable(name, looked_at, source.how_to_get, f"{type(err).__name__}: {str(err)[:300]}") from err
+    return read_from_hub(name, looked_at, source.how_to_get, source.read_hub)

@@ -191,6 +191,23 @@ def test_missing_and_partial_datasets_give_one_clear_error(clinical_dir, monkeyp
         load_clinical("casi")
 
 
+@pytest.mark.parametrize("dataset, file, damaged", [
+    ("n2c2_obesity_asthma", "n2c2_obesity/obesity_patient_records_test.xml", "<root><doc id='1'>"),
+    ("n2c2_obesity_cad", "n2c2_obesity/obesity_standoff_annotations_test.xml", "<diseases"),
+    ("mimic3_acronym", "mimic3_acronym/sf_lf_map.json", "{not json"),
+    ("longhealth_task1", "longhealth/benchmark_v5.json", '{"patient_01": '),
+    ("medisumqa", "medisumqa/MeDiSumQA.json", "[{"),
+])
+def test_a_damaged_file_is_named_in_the_error(clinical_dir, dataset, file, damaged):
+    from medpair_tasks.clinical import sources
+
+    (clinical_dir / file).write_text(damaged)
+    sources._load_cached.cache_clear()
+    with pytest.raises(DataUnavailable) as err:
+        load_clinical(dataset)
+    assert str(clinical_dir / file) in str(err.value)
+
+
 def test_release_checksums_are_verified(clinical_dir):
     folder = clinical_dir / "mednli"
     digest = hashlib.sha256((folder / "mli_dev_v1.jsonl").read_bytes()).hexdigest()

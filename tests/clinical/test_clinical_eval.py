@@ -16,6 +16,8 @@ from medpair_testlib import read_run, run_medpair
 from medpair_tasks.clinical.metrics import ICD_METRICS
 from medpair_tasks.extract import UNPARSEABLE
 
+pytestmark = pytest.mark.slow  # end to end; `pytest -m "not slow"` leaves it out
+
 MAX_LENGTH = 512
 GEN_TOKENS = 16
 MODEL = ["eval", "--model", "hf", "--device", "cpu", "--batch_size", "16", "--log_samples",

@@ -60,6 +60,7 @@ def test_items_come_from_pool_and_validation_never_test(use_data):
     assert not {x.key for x in limited.train} & {x.key for x in limited.val} and {x.key for x in limited.val} < val_keys | train_keys
 
 
+@pytest.mark.slow
 def test_prompt_is_the_tasks_prompt(use_data):
     """The training text is exactly what lm-eval's medpair_<dataset> task scores: doc_to_text, delimiter, letter."""
     from medpair_tasks.registry import task_manager
@@ -139,4 +140,50 @@ def test_dry_run_prints_grid_and_steps(data_dir, tiny_models, tmp_path):
                       data_dir).stdout
     assert "training items: 360" in val and "early-stopping items: 90" in val
     assert "45 per epoch (8 examples per step: batch 4 × accumulation 2" in val and "at most 135 steps" in val
-    assert "grid: 1 points" in val
+    assert "grid: 1 point (" in val
+
+
+def test_a_missing_local_model_folder_is_refused_before_anything_else(data_dir, tiny_models, tmp_path):
+    base, _ = tiny_models
+    for missing in (str(tmp_path / "no-such-model"), "./no-such-model", str(base.parent / "medicall")):
+        done = run_medpair(["finetune", "--model", missing, "--task", "medpair_pubmedqa", "--out", str(tmp_path / "ft"), "--dry-run"],
+                           data_dir, cwd=tmp_path, check=False)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert f"--model {missing}: no such folder (and not a hub id such as org/name)" in done.stderr
+    done = run_medpair(["finetune", "--pair", str(base), str(tmp_path / "gone"), "--task", "medpair_pubmedqa", "--out", str(tmp_path / "ft"),
+                        "--dry-run"], data_dir, check=False)
+    assert done.returncode == 1 and f"the base model {tmp_path / 'gone'}: no such folder" in done.stderr
+    assert not (tmp_path / "ft").exists()
+
+
+def test_local_or_hub_model_specs(tmp_path, monkeypatch):
+    from medpair_tasks.finetune.grid import missing_local_model
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    assert not missing_local_model(str(tmp_path / "models"))  # exists
+    assert not missing_local_model("org/model-7b") and not missing_local_model("gpt2")  # may be hub ids
+    assert missing_local_model("models/medical")  # its parent folder exists here: a local path
+    assert missing_local_model("/nowhere/model") and missing_local_model("~/nowhere") and missing_local_model("a/b/c")
+    assert missing_local_model("my model")  # no hub id holds a space
+
+
+@pytest.mark.parametrize("train_on", ["pool", "val"])
+@pytest.mark.parametrize("holdout", [1.5, 1.0, 0.0, -0.2])
+def test_holdout_outside_zero_one_is_refused(use_data, train_on, holdout):
+    with pytest.raises(ValueError, match=r"holdout must lie in \(0, 1\)"):
+        select_items("pubmedqa", train_on, holdout=holdout)
+
+
+def test_holdout_is_checked_by_the_command(data_dir, tiny_models, tmp_path):
+    base, _ = tiny_models
+    done = run_medpair(["finetune", "--model", str(base), "--task", "medpair_pubmedqa", "--out", str(tmp_path), "--dry-run",
+                        "--train-on", "pool", "--holdout", "1.5"], data_dir, check=False)
+    assert done.returncode == 1 and "holdout must lie in (0, 1), got 1.5" in done.stderr
+
+
+def test_counts_are_in_the_right_number():
+    from medpair_tasks.finetune.grid import curves_title
+
+    assert curves_title("m", "medpair_medqa", 1) == "m on medpair_medqa: LoRA grid (1 point)"
+    assert curves_title("m", "medpair_medqa", 15) == "m on medpair_medqa: LoRA grid (15 points)"

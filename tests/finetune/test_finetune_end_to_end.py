@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from ft_helpers import single_thread  # noqa: F401  (autouse fixture)
 
 from medpair_testlib import read_run, run_medpair
+
+pytestmark = pytest.mark.slow  # end to end; `pytest -m "not slow"` leaves it out
 
 EVAL = ["eval", "--model", "hf", "--device", "cpu", "--batch_size", "16", "--log_samples", "--gen_kwargs", "max_gen_toks=8"]
 

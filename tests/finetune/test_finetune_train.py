@@ -39,6 +39,7 @@ def _reference_val_loss(model_dir: Path, adapter: Path, examples) -> float:
     return total / tokens
 
 
+@pytest.mark.slow
 def test_pubmedqa_fine_tuning_lowers_validation_loss_and_changes_answers(tiny_models, use_data, tmp_path, cpu):
     base, _ = tiny_models
     data = select_items("pubmedqa", "pool", val_limit=40)
@@ -103,6 +104,7 @@ def medqa_reference(tiny_models, data_dir, tmp_path_factory, cpu):
                         cpu, progress=False)
 
 
+@pytest.mark.slow
 def test_interrupted_grid_resumes_without_repeating_points(tiny_models, use_data, tmp_path, cpu, medqa_reference):
     """Fixture MedQA: a 2-point grid killed inside its second point resumes there and ends like an uninterrupted run."""
     _, medical = tiny_models
@@ -164,6 +166,7 @@ def test_fresh_discards_an_earlier_run(tmp_path):
     assert json.loads((tmp_path / "m" / "run.json").read_text())["recipe"]["alpha"] == 32
 
 
+@pytest.mark.slow
 def test_two_processes_train_like_one(tiny_models, data_dir, tmp_path, medqa_reference):
     """``torchrun`` with 2 CPU processes × batch 4 (gloo, the data-parallel code path of ``accelerate launch``)
     ends where one process × batch 8 ends: same examples per step, averaged gradients, summed validation losses."""
@@ -191,6 +194,7 @@ def test_two_processes_train_like_one(tiny_models, data_dir, tmp_path, medqa_ref
         assert got.best_step == want.best_step and got.history[-1].val_loss < got.initial_val_loss - 0.2
 
 
+@pytest.mark.slow
 def test_gpu_code_path_bf16_and_gradient_checkpointing(tiny_models, data_dir, tmp_path):
     """The GPU recipe (bf16 autocast, base weights in bf16, gradient checkpointing) run on the CPU: it trains,
     and the saved adapter keeps float32 weights."""

@@ -19,6 +19,8 @@ from medpair_tasks.extract import UNPARSEABLE
 from medpair_tasks.vqa.hooks import doc_images
 from medpair_tasks.vqa.roles import fewshot_items, vqa_roles
 
+pytestmark = pytest.mark.slow  # end to end; `pytest -m "not slow"` leaves it out
+
 DATASETS = ("vqa_rad", "slake", "pathvqa", "mmmu_pharmacy")
 CANDIDATES = (("f00", 0, None), ("f03", 3, 1))
 TASKS = [f"medpair_{d}_gen_{f}_k{k}" + (f"_s{s}" if s is not None else "") for d in DATASETS for f, k, s in CANDIDATES]
