@@ -243,7 +243,13 @@ PUBMEDQA_OPTIONS = ("yes", "no", "maybe")
 
 
 def pubmedqa_test_ids() -> list[str]:
-    """The 500 PubMed ids of the official PQA-L test split, as shipped with medpair."""
+    """The 500 PubMed ids of the official PQA-L test split, as shipped with medpair, in the release's question order.
+
+    ``test_ground_truth.json`` lists the test ids sorted by label (276 yes, then 169 no, then 55
+    maybe), so its first items are all "yes" and ``--limit 30`` would score a model that always
+    answers "yes" at 100%. medpair orders the test items as ``ori_pqal.json`` orders its questions
+    instead, which does not follow the label.
+    """
     text = resources.files("medpair_tasks").joinpath("data/pubmedqa_test_pmids.txt").read_text()
     return [line for line in text.splitlines() if line and not line.startswith("#")]
 
@@ -274,8 +280,10 @@ def _pubmedqa_local(folder: Path) -> SourceSplits:
     for pmid, label in truth.items():
         if pmid in items and PUBMEDQA_OPTIONS[items[pmid].answer_idx] != label:
             raise ValueError(f"{folder}: test_ground_truth.json and ori_pqal.json disagree on {pmid}")
+    # the release's question order: test_ground_truth.json is sorted by label (see pubmedqa_test_ids)
+    position = {pmid: number for number, pmid in enumerate(questions)}
     with naming_file(folder / "test_ground_truth.json"):
-        return _pubmedqa_split(items, list(truth))
+        return _pubmedqa_split(items, sorted(truth, key=lambda pmid: position.get(pmid, len(position))))
 
 
 def _pubmedqa_hub() -> SourceSplits:

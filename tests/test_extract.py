@@ -40,6 +40,40 @@ def test_extract_answer(response: str, expected: str):
     assert extract_answer(response, OPTIONS) == expected
 
 
+DIAGNOSES = ["Myocardial infarction", "Pneumothorax", "Pulmonary embolism", "Aortic dissection"]
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        # an article after the answer phrase is not option A
+        ("The answer is a pulmonary embolism.", "C"),
+        ("The answer is a case of pulmonary embolism.", "C"),
+        ("This is a case of pulmonary embolism.", "C"),
+        ("Answer - a pulmonary embolism", "C"),
+        ("answer: a pneumothorax, given the absent breath sounds", "B"),
+        ("The most likely diagnosis is a pulmonary embolism.", "C"),
+        ("The answer is a tumour.", UNPARSEABLE),  # an article, and no option's text
+        # ... but a letter "a" that stands alone, or in an option wrapper, is option A
+        ("The answer is a", "A"),
+        ("Answer - a", "A"),
+        ("The answer is a) myocardial infarction", "A"),
+        ("The answer is A because the ECG shows ST elevation.", "A"),
+        # verbose answers: the option named after a distractor letter decides
+        ("A is unlikely because the ECG is normal; the answer is pulmonary embolism.", "C"),
+        ("Option A (myocardial infarction) is unlikely given the normal troponin. "
+         "The most likely diagnosis is pulmonary embolism.", "C"),
+        ("Not B: a pneumothorax would show absent breath sounds. The answer is C, pulmonary embolism.", "C"),
+        ("Option D can be ruled out, so C.", "C"),
+        ("B is wrong. I would choose pulmonary embolism.", "C"),
+        ("The answer is pulmonary embolism rather than myocardial infarction.", "C"),
+        ("The answer is not myocardial infarction but pulmonary embolism.", "C"),
+    ],
+)
+def test_extract_hard_cases(response: str, expected: str):
+    assert extract_answer(response, DIAGNOSES) == expected
+
+
 def test_extract_rejects_bad_option_lists():
     with pytest.raises(ValueError):
         extract_answer("A", [])

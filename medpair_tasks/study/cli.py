@@ -78,7 +78,8 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of lm-eval and of the bootstrap (default 0)")
     parser.add_argument("--batch-size", default="1", help="lm-eval batch size (a number or 'auto')")
     parser.add_argument("--max-batch-size", type=int, help="upper bound for --batch-size auto")
-    parser.add_argument("--device", help="e.g. cuda:0 or cpu (lm-eval's default otherwise)")
+    parser.add_argument("--device", help="e.g. cuda:0 or cpu; medpair run: the GPU when torch sees one, else the CPU "
+                        "(medpair plan: lm_eval's own default)")
     parser.add_argument("--dtype", help="model dtype for hf models, e.g. bfloat16 (added to the model args)")
     parser.add_argument("--apply-chat-template", action="store_true", help="format prompts with the model's chat template")
     parser.add_argument("--fewshot-as-multiturn", action="store_true", help="few-shot examples as chat turns")
@@ -169,9 +170,13 @@ def _settings_from_args(args: argparse.Namespace):
 
 
 def _study_from_args(args: argparse.Namespace):
+    from dataclasses import replace
+
+    from medpair_tasks.study.execute import resolve_device
     from medpair_tasks.study.run import Study
 
     models, config, options = _settings_from_args(args)
+    options = replace(options, device=resolve_device(options.device))
     compare = {"n_resamples": args.n_resamples, "seed": args.seed}
     return Study(args.out, models, config, options, compare)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from medpair_tasks.atomic import publish_dir, scratch_dir
+from medpair_tasks.study.identity import write_identity
 from medpair_tasks.study.plan import Shard
 from medpair_tasks.study.spec import ModelSpec
 
@@ -28,6 +29,33 @@ class EvalOptions:
     gen_kwargs: str | None = None
     seed: int = 0
 
+    # where and how fast the model runs, not what it answers: not part of a study's identity
+    EXECUTION_FIELDS: ClassVar[frozenset[str]] = frozenset({"batch_size", "max_batch_size", "device"})
+
+    def result_settings(self) -> dict[str, Any]:
+        """The options that can change a shard's results (all but :attr:`EXECUTION_FIELDS`)."""
+        return {key: value for key, value in asdict(self).items() if key not in self.EXECUTION_FIELDS}
+
+
+def resolve_device(requested: str | None) -> str:
+    """The device of a run: ``requested`` if this machine has it; unset, what lm-eval's hf model falls back to.
+
+    lm-eval's ``hf`` model uses the device it is given (its own default is ``cuda``, which fails on a
+    machine without CUDA) and, given none it knows, CUDA when torch sees a GPU and the CPU otherwise;
+    medpair names that choice explicitly. Raises ValueError for a device this machine lacks.
+    """
+    import torch
+
+    if requested is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    kind = requested.split(":", 1)[0]
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {requested}: torch sees no CUDA device here (use --device cpu, or leave --device "
+                         "out to use the GPU when there is one and the CPU otherwise)")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {requested}: torch has no MPS (Apple GPU) backend here")
+    return requested
+
 
 def load_model(spec: ModelSpec, options: EvalOptions) -> Any:
     """Instantiate the lm-eval model once (for all shards of a stage)."""
@@ -44,13 +72,16 @@ def run_shard(
     out_dir: Path,
     options: EvalOptions,
     manager: Any,
+    identity: dict[str, Any],
     samples: dict[str, list[int]] | None = None,
 ) -> Path:
     """Evaluate ``shard`` and publish its lm-eval output folder as ``out_dir/<shard.id>`` atomically.
 
-    ``manager`` is a medpair task manager whose metadata sets the shard's role. The folder
-    appears only when every file of the shard is written, so a killed run leaves either a
-    finished shard or nothing (a ``.tmp-*`` folder that the next run deletes).
+    ``manager`` is a medpair task manager whose metadata sets the shard's role. ``identity``
+    (the model and data the shard belongs to, see :mod:`medpair_tasks.study.identity`) is
+    written into the folder before it is published. The folder appears only when every file
+    of the shard is written, so a killed run leaves either a finished shard or nothing (a
+    ``.tmp-*`` folder that the next run deletes).
     """
     from lm_eval import simple_evaluate
     from lm_eval.loggers import EvaluationTracker
@@ -86,6 +117,7 @@ def run_shard(
         tracker.save_results_samples(task_name=task_name, samples=logged[task_name])
     (tmp / "shard.json").write_text(json.dumps({"id": shard.id, "role": shard.role, "tasks": list(shard.tasks)},
                                                default=handle_non_serializable, indent=1))
+    write_identity(tmp, identity)
     publish_dir(tmp, final)
     log.info("shard %s done", shard.id)
     return final

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from medpair_tasks.atomic import write_text_atomic
+from medpair_tasks.study.identity import differences
 from medpair_tasks.taskspec import TASK_VERSION
 
 MANIFEST = "manifest.json"
@@ -28,7 +29,7 @@ def software_versions() -> dict[str, str]:
 
 @dataclass
 class Manifest:
-    """The study's identity (models, config) and its progress; saved after every finished shard."""
+    """The study's identity (models, data, config) and its progress; saved after every finished shard."""
 
     path: Path
     identity: dict[str, Any]
@@ -36,19 +37,25 @@ class Manifest:
     progress: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)
     selection: dict[str, dict[str, str]] = field(default_factory=dict)
     report: str | None = None
+    execution: dict[str, Any] = field(default_factory=dict)  # the latest run's batch size and device (not identity)
 
     @classmethod
     def open(cls, out: Path, identity: dict[str, Any], plan: dict[str, Any]) -> Manifest:
-        """Load the manifest of ``out`` or start one; refuse a folder that holds another study."""
+        """Load the manifest of ``out`` or start one (saved only by :meth:`save`); refuse another study's folder.
+
+        The refusal names every field of the identity that differs from this command's.
+        """
         path = out / MANIFEST
         if path.is_file():
             saved = json.loads(path.read_text(encoding="utf-8"))
-            if saved.get("identity") != identity:
+            changed = differences(saved.get("identity"), identity)
+            if changed:
                 raise ValueError(
-                    f"{out} holds a different study (models or settings differ from this command); "
-                    f"use another --out, or delete {path} to start over.\n"
-                    f"  saved:   {json.dumps(saved.get('identity'), sort_keys=True)}\n"
-                    f"  command: {json.dumps(identity, sort_keys=True)}"
+                    f"{out} holds a different study: {len(changed)} field(s) of its identity differ from this command\n"
+                    + "".join(f"  - {line}\n" for line in changed)
+                    + f"Use another --out for this study. Deleting {path} does not start over: every finished shard "
+                    f"under {out / 'runs'} records the model and data it was made with and is never reused for "
+                    f"another; delete the whole folder {out} to start over."
                 )
             return cls(path, identity, plan, saved.get("progress", {}), saved.get("selection", {}), saved.get("report"))
         return cls(path, identity, plan)
@@ -63,6 +70,7 @@ class Manifest:
         """Write the manifest atomically."""
         body = {
             "identity": self.identity,
+            "execution": self.execution,
             "software": software_versions(),
             "task_version": TASK_VERSION,
             "plan": self.plan,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from medpair_tasks.registry import task_manager
 from medpair_tasks.study import halving
 from medpair_tasks.study.choose import PRIMARY_METRIC, choose_candidates
 from medpair_tasks.study.execute import EvalOptions, load_model, run_shard
+from medpair_tasks.study.identity import data_identity, folder_changes, model_identity, result_args, write_identity
 from medpair_tasks.study.manifest import Manifest
 from medpair_tasks.study.plan import SIDES, Cell, Plan, Shard, StudyConfig, format_plan, make_plan
 from medpair_tasks.study.spec import ModelSpec
@@ -24,6 +25,8 @@ from medpair_tasks.study.spec import ModelSpec
 log = logging.getLogger(__name__)
 
 REPORT_DIR = "report"
+STAGES = ("stage1", "stage2")
+SHARD_PART = "shard"  # the key of a shard identity's own part (id, role, tasks, items)
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,10 @@ class _Worker:
         study = self.study
         if self.lm is None:
             self.lm = load_model(study.models[self.side], study.options)
+            study.manifest.save()  # the first shard can start: from here on the folder is this study's
         started = time.perf_counter()
         run_shard(self.lm, study.models[self.side], shard, study.stage_dir(self.side, self.stage), study.options,
-                  study._manager(shard.role), samples=samples)
+                  study._manager(shard.role), study.shard_identity(self.side, shard, samples), samples=samples)
         study.manifest.done(self.side, self.stage, shard.id, shard.tasks, time.perf_counter() - started)
         self.bar.update(shard.n_requests)
 
@@ -97,9 +101,13 @@ class Study:
         self.options = options
         self.compare_options = compare_options or {}
         self.plan: Plan = make_plan(config)
-        identity = {"models": {k: str(v) for k, v in models.items()}, "config": config.as_dict(),
-                    "eval_options": asdict(options), "compare": self.compare_options}
+        self.model_identities = {side: model_identity(spec) for side, spec in models.items()}
+        self.results_identity = {"config": config.as_dict(), "eval_options": options.result_settings(),
+                                 "data": data_identity(config.datasets, config.val_limit)}
+        identity = {"models": {side: result_args(spec) for side, spec in models.items()},
+                    "model_identity": self.model_identities, "compare": self.compare_options, **self.results_identity}
         self.manifest = Manifest.open(out, identity, self.plan.summary())
+        self.manifest.execution = {name: getattr(options, name) for name in sorted(EvalOptions.EXECUTION_FIELDS)}
         self._managers: dict[str, Any] = {}
 
     def stage_dir(self, side: str, stage: str) -> Path:
@@ -108,7 +116,59 @@ class Study:
 
     def describe(self) -> str:
         """The plan, as printed before the run."""
-        return format_plan(self.plan, {k: str(v) for k, v in self.models.items()})
+        return format_plan(self.plan, {k: str(v) for k, v in self.models.items()}) + (
+            f"\n  device:   {self.options.device}, batch size {self.options.batch_size}")
+
+    def shard_identity(self, side: str, shard: Shard | None = None,
+                       samples: dict[str, list[int]] | None = None) -> dict[str, Any]:
+        """What a shard of ``side`` belongs to: the model, the data, the settings and (given ``shard``) its own work."""
+        identity: dict[str, Any] = {"model": self.model_identities[side], **self.results_identity}
+        if shard is not None:
+            identity[SHARD_PART] = {"id": shard.id, "role": shard.role, "tasks": list(shard.tasks), "samples": samples}
+        return identity
+
+    def check_shards(self) -> None:
+        """Refuse, before any work, finished shards under ``OUT/runs`` that another model, data or setting made."""
+        problems: dict[tuple[str, ...], list[Path]] = {}
+        for side in SIDES:
+            expected = self.shard_identity(side)
+            for stage in STAGES:
+                folder = self.stage_dir(side, stage)
+                for shard_dir in sorted(folder.iterdir()) if folder.is_dir() else []:
+                    if shard_dir.name.startswith(".") or not shard_dir.is_dir():
+                        continue
+                    changed = folder_changes(shard_dir, expected, ignore=(SHARD_PART,))
+                    if changed:
+                        problems.setdefault(tuple(changed), []).append(shard_dir)
+        report = self.out / REPORT_DIR
+        if report.is_dir():
+            changed = folder_changes(report, self.manifest.identity)
+            if changed:
+                problems.setdefault(tuple(changed), []).append(report)
+        if problems:
+            raise ValueError(self._refusal(problems))
+
+    def _refusal(self, problems: dict[tuple[str, ...], list[Path]]) -> str:
+        """The message that refuses shards of another study, naming the fields that differ."""
+        count = sum(len(dirs) for dirs in problems.values())
+        lines = [f"{self.out} holds {count} finished shard(s) or report made with another model, data or setting; "
+                 "medpair never reuses them for this command:"]
+        for changed, dirs in problems.items():
+            more = f" (and {len(dirs) - 1} more with the same differences)" if len(dirs) > 1 else ""
+            lines.append(f"  {dirs[0].relative_to(self.out)}{more}:")
+            lines += [f"    - {line}" for line in changed]
+        lines.append(f"Use another --out for this study, or delete the whole folder {self.out} to start over.")
+        return "\n".join(lines)
+
+    def _finished(self, side: str, stage: str, shard: Shard, samples: dict[str, list[int]] | None = None) -> bool:
+        """True when ``shard`` is already done for ``side``; raises ValueError when its folder holds other work."""
+        folder = self.stage_dir(side, stage) / shard.id
+        if not folder.exists():
+            return False
+        changed = folder_changes(folder, self.shard_identity(side, shard, samples))
+        if changed:
+            raise ValueError(self._refusal({tuple(changed): [folder]}))
+        return True
 
     def _manager(self, role: str) -> Any:
         """One indexed task manager per role, limited to the study's datasets."""
@@ -118,8 +178,7 @@ class Study:
         return self._managers[role]
 
     def _run_shards(self, side: str, stage: str, shards: list[Shard]) -> None:
-        folder = self.stage_dir(side, stage)
-        todo = [s for s in shards if not (folder / s.id).exists()]
+        todo = [s for s in shards if not self._finished(side, stage, s)]
         if not todo:
             return
         total = sum(s.n_requests for s in shards)
@@ -153,10 +212,11 @@ class Study:
                         tasks = tuple(c.task_name for c in alive)
                         shard = Shard(f"val_{cell.key}_r{number}", "val", tasks, len(new) * len(tasks),
                                       per_item * len(new) * len(tasks))
-                        if (folder / shard.id).exists():
+                        samples = {task: new for task in tasks}
+                        if self._finished(side, "stage1", shard, samples):
                             worker.bar.update(shard.n_requests)
                         else:
-                            worker.run(shard, samples={task: new for task in tasks})
+                            worker.run(shard, samples=samples)
                         shard_dirs.append(folder / shard.id)
                     done = rnd.n_items
                     keep = rounds[number + 1].n_candidates if number + 1 < len(rounds) else 1
@@ -185,6 +245,7 @@ class Study:
         shares = outcome_shares(result.records)
         summary = (f"{shares['n']} comparisons: medical better in {shares['win_pct']:.1f}%, "
                    f"tie {shares['tie_pct']:.1f}%, worse {shares['loss_pct']:.1f}%")
+        write_identity(tmp, self.manifest.identity)
         publish_dir(tmp, final)  # a finished report (from the same logs) is kept as it is
         self.manifest.report = str(final)
         self.manifest.save()
@@ -192,10 +253,10 @@ class Study:
 
     def run(self) -> StudyResult:
         """The whole study; safe to call again after any interruption."""
+        self.check_shards()
         cleared = clear_scratch(self.out)
         if cleared:
             log.info("removed %d leftovers of an interrupted run", cleared)
-        self.manifest.save()
         self.stage1()
         self.stage2()
         return self.report()

@@ -1,0 +1,167 @@
+"""``medpair run``: a shard belongs to one model and one data version; the device default; resuming after a crash."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from medpair_testlib import MEDPAIR, subprocess_env
+from medpair_tasks.study.execute import EvalOptions
+from medpair_tasks.study.identity import differences, folder_fingerprint, model_identity, result_args
+from medpair_tasks.study.spec import ModelSpec
+
+N_SHARDS = 11  # mmlu_anatomy, mc, 0-shot: one shard per format
+
+
+def _medpair(args: list[str], data_dir: Path) -> subprocess.CompletedProcess:
+    """``medpair`` in a subprocess that sees no GPU (CUDA_VISIBLE_DEVICES empty), as on a CPU-only machine."""
+    env = {**subprocess_env(data_dir), "CUDA_VISIBLE_DEVICES": ""}
+    return subprocess.run([MEDPAIR, *args], env=env, capture_output=True, text=True, timeout=900)
+
+
+def _args(medical: Path, base: Path, out: Path, *extra: str) -> list[str]:
+    """A small study, without --device: the tiny pair on one dataset, zero-shot."""
+    return ["run", "--medical", f"hf:pretrained={medical},dtype=float32", "--base", f"hf:pretrained={base},dtype=float32",
+            "--tasks", "mmlu_anatomy", "--shots", "0", "--out", str(out), "--val-limit", "4", "--batch-size", "8",
+            "--n-resamples", "500", *extra]
+
+
+def _shard_times(out: Path) -> dict[str, int]:
+    return {str(p.relative_to(out)): p.stat().st_mtime_ns for p in (out / "runs").glob("*/*/*")}
+
+
+@pytest.fixture(scope="module")
+def finished_study(tiny_models, data_dir, tmp_path_factory) -> Path:
+    """One small finished study; before it, ``--device cuda`` on this GPU-less run is refused and leaves nothing."""
+    base, medical = tiny_models
+    out = tmp_path_factory.mktemp("identity") / "study"
+    refused = _medpair(_args(medical, base, out, "--device", "cuda"), data_dir)
+    assert refused.returncode == 1, refused.stderr[-3000:]
+    assert "torch sees no CUDA device" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (out / "manifest.json").exists() and not (out / "runs").exists()
+    done = _medpair(_args(medical, base, out), data_dir)  # no --device: the CPU here, as lm-eval falls back to
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "device:   cpu" in done.stdout
+    return out
+
+
+def _copy(study: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "study"
+    shutil.copytree(study, copy)
+    return copy
+
+
+def test_run_without_device_uses_the_cpu_and_records_identity(finished_study):
+    manifest = json.loads((finished_study / "manifest.json").read_text())
+    assert manifest["execution"]["device"] == "cpu"
+    assert "device" not in manifest["identity"]["eval_options"]
+    assert len(_shard_times(finished_study)) == 2 * N_SHARDS + 2
+    for shard in (finished_study / "runs").glob("*/*/*"):
+        identity = json.loads((shard / "identity.json").read_text())
+        side = shard.parent.parent.name
+        assert identity["model"] == manifest["identity"]["model_identity"][side]
+        assert identity["shard"]["id"] == shard.name
+
+
+def test_swapped_models_are_refused_even_without_the_manifest(tiny_models, data_dir, finished_study, tmp_path):
+    """The reported bug: delete manifest.json, swap medical and base, and get the old logs under new names."""
+    base, medical = tiny_models
+    out = _copy(finished_study, tmp_path)
+    report = (out / "report" / "comparisons.json").read_bytes()
+    (out / "manifest.json").unlink()
+    done = _medpair(_args(base, medical, out), data_dir)  # swapped
+    assert done.returncode == 1, done.stdout[-2000:]
+    message = done.stderr
+    assert "never reuses them" in message and "Traceback" not in message
+    assert f"model.locations.pretrained.path: '{medical}' there, '{base}' in this command" in message
+    assert "model.locations.pretrained.fingerprint" in message
+    assert "runs/medical/stage1/" in message and "runs/base/stage1/" in message
+    assert (out / "report" / "comparisons.json").read_bytes() == report
+    assert not (out / "manifest.json").exists()
+
+
+def test_the_same_study_resumes_without_its_manifest(tiny_models, data_dir, finished_study, tmp_path):
+    base, medical = tiny_models
+    out = _copy(finished_study, tmp_path)
+    before = _shard_times(out)
+    (out / "manifest.json").unlink()
+    done = _medpair(_args(medical, base, out), data_dir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _shard_times(out) == before, "no shard may be redone"
+    assert (out / "report" / "comparisons.json").read_bytes() == (finished_study / "report" / "comparisons.json").read_bytes()
+
+
+def test_execution_settings_change_and_the_study_resumes(tiny_models, data_dir, finished_study, tmp_path):
+    """After an out-of-memory crash the user lowers the batch size: that resumes, nothing is redone."""
+    base, medical = tiny_models
+    out = _copy(finished_study, tmp_path)
+    shutil.rmtree(out / "report")
+    for shard in [*sorted((out / "runs" / "base" / "stage1").iterdir())[-3:], out / "runs" / "base" / "stage2" / "test_mmlu_anatomy_mc_k0"]:
+        shutil.rmtree(shard)  # the crash: the base model's last shards never finished
+    kept = _shard_times(out)
+    done = _medpair(_args(medical, base, out, "--batch-size", "2", "--max-batch-size", "4", "--device", "cpu"), data_dir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = _shard_times(out)
+    assert len(after) == 2 * N_SHARDS + 2 and all(after[name] == mtime for name, mtime in kept.items())
+    assert json.loads((out / "manifest.json").read_text())["execution"]["batch_size"] == "2"
+    assert (out / "report" / "comparisons.json").read_bytes() == (finished_study / "report" / "comparisons.json").read_bytes()
+
+
+def test_a_changed_setting_is_refused_with_the_fields_that_differ(tiny_models, data_dir, finished_study, tmp_path):
+    base, medical = tiny_models
+    out = _copy(finished_study, tmp_path)
+    done = _medpair(_args(medical, base, out, "--val-limit", "3", "--dry-run"), data_dir)
+    assert done.returncode == 1
+    assert "config.val_limit: 4 there, 3 in this command" in done.stderr
+    assert "data.mmlu_anatomy.val" in done.stderr  # fewer validation items: another data version
+    assert "Deleting" in done.stderr and "does not start over" in done.stderr
+
+
+def test_a_shard_without_identity_is_not_reused(tiny_models, data_dir, finished_study, tmp_path):
+    base, medical = tiny_models
+    out = _copy(finished_study, tmp_path)
+    shard = sorted((out / "runs" / "medical" / "stage1").iterdir())[0]
+    (shard / "identity.json").unlink()
+    done = _medpair(_args(medical, base, out), data_dir)
+    assert done.returncode == 1
+    assert f"runs/medical/stage1/{shard.name}:" in done.stderr and "identity.json: missing" in done.stderr
+
+
+def test_model_identity_is_content_based_and_ignores_execution_args(tiny_models, tmp_path):
+    base, medical = tiny_models
+    spec = ModelSpec.parse(f"hf:pretrained={medical},dtype=float32")
+    identity = model_identity(spec)
+    assert identity["locations"]["pretrained"] == {"path": str(medical.resolve()), "fingerprint": folder_fingerprint(medical)}
+    assert identity["dtype"] == "float32"
+    assert model_identity(ModelSpec.parse(f"hf:pretrained={medical},dtype=float32,device=cuda:1,batch_size=64")) == identity
+    assert result_args(ModelSpec.parse("hf:pretrained=a,device=cuda:1,dtype=bfloat16")) == "hf:pretrained=a,dtype=bfloat16"
+    assert folder_fingerprint(medical) != folder_fingerprint(base)
+    copy = tmp_path / "copy"
+    shutil.copytree(medical, copy)  # a copy (new mtimes) is the same model
+    assert folder_fingerprint(copy) == folder_fingerprint(medical)
+    weights = next(copy.glob("*.safetensors"))
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # one changed byte in the last weight
+    weights.write_bytes(bytes(data))
+    assert folder_fingerprint(copy) != folder_fingerprint(medical)
+    hub = model_identity(ModelSpec.parse("org/model"))
+    assert hub["locations"]["pretrained"] == {"hub_id": "org/model", "revision": "main"}
+    assert model_identity(ModelSpec.parse("hf:pretrained=org/model,revision=abc123"))["locations"]["pretrained"]["revision"] == "abc123"
+
+
+def test_execution_options_are_not_results():
+    fast = EvalOptions(batch_size="64", max_batch_size=128, device="cuda:0")
+    slow = EvalOptions(batch_size="1", device="cpu")
+    assert fast.result_settings() == slow.result_settings()
+    assert EvalOptions(gen_kwargs="max_gen_toks=8").result_settings() != slow.result_settings()
+
+
+def test_differences_name_each_field():
+    saved = {"a": {"b": 1, "c": [1, 2]}, "d": "x"}
+    assert differences(saved, saved) == []
+    assert differences(saved, {"a": {"b": 2, "c": [1, 2]}, "e": 3}) == [
+        "a.b: 1 there, 2 in this command", "d: 'x' there, missing in this command", "e: missing there, 3 in this command"]
