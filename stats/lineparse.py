@@ -117,7 +117,7 @@ class ReadStats:
     """Metric values that are NaN or None: kept as rows with a NaN score."""
     truncated: int = 0
     truncated_at: list[str] = field(default_factory=list)
-    """``file:line`` of every malformed last line that was skipped."""
+    """``<file name>:<line>`` of every malformed last line that was skipped."""
 
 
 class SampleColumns:
@@ -442,7 +442,7 @@ class SampleLineReader:
         st.nan_values += nans
         if pending is not None:
             st.truncated += 1
-            st.truncated_at.append(f"{path}:{pending[0]}")
+            st.truncated_at.append(f"{Path(path).name}:{pending[0]}")
             logger.warning(
                 "%s:%d: skipping a malformed last line (truncated by a crashed run?): %s",
                 path, pending[0], pending[1][:200],

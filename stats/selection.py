@@ -72,7 +72,7 @@ class SearchRecord:
     val_items: Mapping[str, int]
     """Validation items of each dataset in the study's plan (the last round's slice)."""
     manifest: str
-    """Where the record was read (named in the report's notes)."""
+    """Where the record was read, as ``<study folder name>/manifest.json`` (named in the report's notes)."""
 
 
 def _read_search_record(path: Path) -> SearchRecord | None:
@@ -83,7 +83,7 @@ def _read_search_record(path: Path) -> SearchRecord | None:
             return None
         items = {str(ds): int(roles["val"]) for ds, roles in saved["plan"]["items"].items()}
         return SearchRecord(eta=int(config["halving_eta"]), min_items=int(config["halving_min_items"]),
-                            val_items=items, manifest=str(path))
+                            val_items=items, manifest=f"{path.parent.name}/{path.name}")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         logger.warning("cannot read the search record of %s (%s); no candidate is treated as a finalist", path, exc)
         return None
