@@ -321,7 +321,7 @@ class SampleLineReader:
             return ANSWER_UNKNOWN
         return answer_of(obj["filtered_resps"], n_options)
 
-    def _full(self, line: bytes, lineno: int) -> str | None:
+    def _full(self, line: bytes, lineno: int, answers: bool = True) -> str | None:
         """Decode ``line`` completely and append its rows; return an error text or None."""
         try:
             obj = json.loads(line)
@@ -346,7 +346,7 @@ class SampleLineReader:
         rows, skipped, nans = self._rows(self.filters.code(flt), metrics, obj)
         self.stats.skipped_values += skipped
         self.stats.nan_values += nans
-        answer = answer_of(obj.get("filtered_resps"), self.golds[head][1])
+        answer = answer_of(obj.get("filtered_resps"), self.golds[head][1]) if answers else ANSWER_UNKNOWN
         cols = self.cols
         for fm, score in rows:
             cols.head.append(head)
@@ -357,8 +357,11 @@ class SampleLineReader:
         return None
 
     # -- files ----------------------------------------------------------------
-    def read_file(self, path: Path) -> int:
+    def read_file(self, path: Path, answers: bool = True) -> int:
         """Append the rows of one samples file; return how many were added.
+
+        ``answers=False`` skips reading the responses' answers (they are then
+        :data:`ANSWER_UNKNOWN`): the report needs them for test items only.
 
         Raises :class:`LogFormatError` for a malformed line followed by more
         lines; a malformed *last* line (a run that crashed while writing) is
@@ -414,7 +417,7 @@ class SampleLineReader:
                                     vals = vcache[rest] = self._decode_values(rest, fm[0], fm[1])
                                 if vals is not None:
                                     hc = h[0]
-                                    answer = self._answer(line, p, q, hc)
+                                    answer = self._answer(line, p, q, hc) if answers else ANSWER_UNKNOWN
                                     for fmc, score in vals[0]:
                                         a_head(hc)
                                         a_fm(fmc)
@@ -430,7 +433,7 @@ class SampleLineReader:
                     continue  # blank lines carry nothing (lm-eval writes none)
                 if pending is not None:
                     raise LogFormatError(f"{path}:{pending[0]}: malformed sample line: {pending[1]}")
-                err = self._full(line, lineno)
+                err = self._full(line, lineno, answers)
                 if err is not None:
                     pending = (lineno, err)
                 else:

@@ -64,9 +64,10 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "role", "item_key", "doc_id", "doc_hash", "cluster", "filter", "metric",
     "score", "answer", "gold", "n_options", "source", "line", "timestamp",
 )
-"""``answer``: the option index the response chose (-1 none, -2 unknown); ``gold``: the doc's
-answer index (-1 without one); ``n_options``: the doc's number of options (0 when not
-multiple choice)."""
+"""``answer``: the option index the response chose (-1 none, -2 unknown; read for logs that are
+not of the validation role only, the report's answer distributions being of test items);
+``gold``: the doc's answer index (-1 without one); ``n_options``: the doc's number of options (0
+when not multiple choice)."""
 
 _RECORD_KEY = ("model", "dataset", "regime", "mode", "format", "shots", "seed", "role", "item_key", "filter", "metric")
 _MAX_EXAMPLES = 3
@@ -326,7 +327,7 @@ def read_logs(paths: Sequence[str | Path], *, full_parse: bool = False,
     bar = _progress(sum(f.size for f in files), progress)
     try:
         for i, f in enumerate(files):
-            counts[i] = reader.read_file(f.path)
+            counts[i] = reader.read_file(f.path, answers=f.identity.role != "val")
             if bar is not None:
                 bar.update(f.size)
     finally:

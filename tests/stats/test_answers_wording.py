@@ -113,3 +113,38 @@ def test_a_win_never_displays_as_zero_lower_bound() -> None:
     assert "[0.000," not in md and "-0.000]" not in md
     tie = render_markdown([dataclasses.replace(recs[0], ci_low=0.0, outcome="tie")], method)
     assert "[0.000, 0.020]" in tie  # an exact zero is a zero
+
+
+@pytest.mark.parametrize(
+    ("filtered", "n_options", "expected"),
+    [
+        ([["-1.5", "False"], ["-0.25", "True"], ["-3", "False"]], 3, 1),  # lm-eval logs log-likelihoods as strings
+        ([[-0.5, False], [-0.5, False], [-2.0, False]], 3, 0),  # ties go to the first option, as lm-eval's acc
+        (["C"], 4, 2),
+        (["[unparseable]"], 4, -1),
+        (["E"], 4, -1),  # a letter beyond the options names no option
+        ([["-1", "False"], ["-2", "False"]], 3, -2),  # one pair per option, or the shape is unknown
+        ("A", 4, -2),
+        (["A"], 0, -2),  # not multiple choice
+    ],
+)
+def test_answer_of_logged_responses(filtered, n_options, expected) -> None:
+    from medpair_stats.lineparse import answer_of
+
+    assert answer_of(filtered, n_options) == expected
+
+
+def test_answers_read_on_the_fast_path_equal_the_full_parse(tmp_path) -> None:
+    from medpair_stats.logs import read_logs
+
+    docs = pubmedqa_like_docs(5, 4, 3)
+    answers = np.array([0, 1, 2, 2, 1, 0, 0, 1, 2, 0, 1, 2])
+    write_role_run(tmp_path, "m", "pubmedqa", "test", {"f00": np.ones(12)}, docs, when=0, answers={"f00": answers})
+    write_role_run(tmp_path, "m", "pubmedqa", "test", {"f00": np.ones(12)}, docs, when=1, mode="gen",
+                   answers={"f00": np.where(answers == 2, -1, answers)})
+    fast, full = read_logs([tmp_path]), read_logs([tmp_path], full_parse=True)
+    assert fast.attrs["medpair"]["fast_lines"] == 24
+    for table in (fast, full):
+        by_mode = {m: sub["answer"].tolist() for m, sub in table.groupby("mode", observed=True)}
+        assert by_mode == {"mc": answers.tolist(), "gen": np.where(answers == 2, -1, answers).tolist()}
+        assert table["gold"].tolist()[:12] == [d["answer_idx"] for d in docs] and set(table["n_options"]) == {3}
