@@ -85,6 +85,23 @@ def test_nan_validation_scores_are_left_out_and_reported(tmp_path: Path) -> None
     assert notes_of(doc, md, "med validation: NaN validation scores (left out like missing items): f00 5")
 
 
+def test_a_candidate_without_any_valid_score_stops_selection_of_its_cell_only(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    for model in ("med", "base"):
+        for ds, broken in (("medqa", True), ("pubmedqa", False)):
+            val, test = make_docs(ds, "val", 30), make_docs(ds, "test", 30)
+            f01 = np.full(30, np.nan) if broken else bernoulli(rng, 0.5, 30)
+            write_role_run(tmp_path / model, model, ds, "val", {"f00": bernoulli(rng, 0.6, 30), "f01": f01}, val,
+                           when=0 if ds == "medqa" else 2)
+            write_role_run(tmp_path / model, model, ds, "test", {"f00": bernoulli(rng, 0.5, 30),
+                                                                 "f01": bernoulli(rng, 0.5, 30)}, test,
+                           when=1 if ds == "medqa" else 3)
+    doc, md = compare(tmp_path, tmp_path / "med", tmp_path / "base")
+    assert [r["dataset"] for r in doc["records"]] == ["pubmedqa"]
+    (note,) = notes_of(doc, md, "medqa 0-shot mc acc: no prompt could be chosen")
+    assert "NaN validation scores (left out like missing items): f01 30" in note and note.endswith("not compared")
+
+
 def _halving_study(root: Path, scores: dict[str, np.ndarray], n_val: int, eta: int, min_items: int) -> list[np.ndarray]:
     """Logs laid out as ``medpair run --search halving`` writes them, with its manifest."""
     config = StudyConfig(("medqa",), shots=(0,), search="halving", halving_eta=eta, halving_min_items=min_items)
