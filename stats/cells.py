@@ -12,6 +12,7 @@ every task still to run.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import zlib
 from dataclasses import dataclass, field
@@ -23,9 +24,11 @@ import pandas as pd
 
 from . import compare_scores
 from .identity import setting_name, task_name_for
+from .lineparse import ANSWER_NONE, ANSWER_UNKNOWN
+from .logfiles import check_log_path
 from .logs import read_logs
 from .records import ComparisonRecord, outcome_of
-from .selection import PairChoice, candidate_scores, choose_pair
+from .selection import PairChoice, candidate_scores, choose_pair, find_search_record
 from .selection_aware import selection_aware_interval
 
 __all__ = ["MissingTestRunsError", "PairComparer", "Side", "load_side", "missing_runs_error"]
@@ -33,6 +36,12 @@ __all__ = ["MissingTestRunsError", "PairComparer", "Side", "load_side", "missing
 logger = logging.getLogger(__name__)
 
 _CELL_KEYS = ["dataset", "regime", "mode", "shots", "metric", "filter", "role"]
+
+#: A model whose most frequent answer covers more than this share of the test items is flagged.
+ANSWER_BIAS_SHARE = 0.8
+#: The metric the headline counts when a cell has it; otherwise the first metric the task lists.
+PRIMARY_METRIC = "acc"
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 class MissingTestRunsError(ValueError):
@@ -50,6 +59,10 @@ class Side:
     label: str
     cells: dict[tuple, dict[str, pd.DataFrame]]
     table: pd.DataFrame
+    read_notes: tuple[str, ...] = ()
+    """What reading the logs decided (duplicates, reruns, skipped lines)."""
+    limited: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Samples file -> (items evaluated, items in the split) for runs made with ``--limit``."""
 
 
 @dataclass
@@ -81,33 +94,84 @@ def _split_cells(table: pd.DataFrame) -> dict[tuple, dict[str, pd.DataFrame]]:
 
 
 def load_side(dirs: Sequence[Path], label: str | None, cache: dict, full_parse: bool,
-              progress: bool | None) -> Side:
+              progress: bool | None, mix_runs: bool = False) -> Side:
     """Read (or take from ``cache``) the logs under ``dirs`` as one model's side."""
-    key = tuple(sorted(str(Path(d).resolve()) for d in dirs))
+    roots = [check_log_path(d) for d in dirs]
+    key = tuple(sorted(str(r) for r in roots))
     if key not in cache:
-        table = read_logs(list(dirs), full_parse=full_parse, progress=progress)
+        table = read_logs(roots, full_parse=full_parse, progress=progress, mix_runs=mix_runs)
         if table.empty:
             raise ValueError(f"no medpair samples files in {', '.join(map(str, dirs))}")
         cache[key] = table
     table = cache[key]
     per_file = table.groupby("source", observed=True)["model"].first().astype(str)
     names: list[str] = []
-    for d in dirs:
-        root = str(Path(d).resolve())
+    for d, root in zip(dirs, map(str, roots)):
         here = sorted({m for src, m in per_file.items() if src == root or src.startswith(root + "/")})
         if len(here) > 1:
             raise ValueError(f"the folder {d} holds logs of several models ({', '.join(here)}); "
                              "give each model's own folder (OUT/<model>)")
         names += [m for m in here if m not in names]
+    names = names or sorted(set(per_file))
     if len(names) > 1:
         logger.warning("the folders %s name the model differently (%s); treating them as one model, %r",
                        ", ".join(map(str, dirs)), ", ".join(names), label or names[0])
-    return Side(label=label or names[0], cells=_split_cells(table), table=table)
+    summary = table.attrs.get("medpair", {})
+    return Side(label=label or names[0], cells=_split_cells(table), table=table,
+                read_notes=tuple(summary.get("notes", ())),
+                limited={src: (int(used), int(total)) for src, used, total in summary.get("limited", ())})
 
 
-def _series(rows: pd.DataFrame, cand: str) -> pd.Series:
+def _answer_shares(answers: np.ndarray, n_options: int) -> tuple[tuple[str, float], ...] | None:
+    """Share of items per option letter (and ``none``), or None when the logs do not tell."""
+    if answers.size == 0 or (answers == ANSWER_UNKNOWN).any():
+        return None
+    shares = [(_LETTERS[i], float(np.mean(answers == i))) for i in range(n_options)]
+    if (answers == ANSWER_NONE).any():
+        shares.append(("none", float(np.mean(answers == ANSWER_NONE))))
+    return tuple(shares)
+
+
+@dataclass(frozen=True)
+class AnswerProfile:
+    """Majority-class baseline of the paired test items and each model's answer distribution."""
+
+    majority_baseline: float | None = None
+    majority_option: str | None = None
+    medical: tuple[tuple[str, float], ...] | None = None
+    base: tuple[tuple[str, float], ...] | None = None
+    bias: str = ""
+
+
+def answer_profile(med_rows: pd.DataFrame, base_rows: pd.DataFrame, med_label: str, base_label: str,
+                   threshold: float = ANSWER_BIAS_SHARE) -> AnswerProfile:
+    """The :class:`AnswerProfile` of two models' rows on the same items (aligned, one row per item).
+
+    Empty for items that are not multiple choice.  A model is flagged in ``bias`` when one
+    option's share exceeds ``threshold``.
+    """
+    n_options = int(med_rows["n_options"].max()) if len(med_rows) else 0
+    gold = med_rows["gold"].to_numpy()
+    if n_options <= 0 or (gold < 0).any():
+        return AnswerProfile()
+    counts = np.bincount(gold.astype(np.int64), minlength=n_options)
+    top = int(np.argmax(counts))
+    shares = {med_label: _answer_shares(med_rows["answer"].to_numpy(), n_options),
+              base_label: _answer_shares(base_rows["answer"].to_numpy(), n_options)}
+    flags = []
+    for who, dist in (("medical", shares[med_label]), ("base", shares[base_label])):
+        if dist is not None:
+            letter, share = max(dist, key=lambda kv: kv[1])
+            if share > threshold:
+                flags.append(f"{who}: {letter} {100 * share:.0f}%")
+    return AnswerProfile(majority_baseline=float(counts[top] / gold.size), majority_option=_LETTERS[top],
+                         medical=shares[med_label], base=shares[base_label], bias="; ".join(flags))
+
+
+def _chosen_rows(rows: pd.DataFrame, cand: str) -> pd.DataFrame:
+    """One candidate's rows, indexed by item key."""
     sub = rows[rows["candidate"].astype(str).to_numpy() == cand]
-    return pd.Series(sub["score"].to_numpy(), index=sub["item_key"].astype(str).to_numpy())
+    return sub.set_index(sub["item_key"].astype(str).to_numpy())
 
 
 def _clusters(rows: pd.DataFrame, items: Sequence[str]) -> list[str] | None:
@@ -125,6 +189,30 @@ def _matrix(rows: pd.DataFrame, cands: Sequence[str], items: Sequence[str]) -> n
     return piv.reindex(index=list(cands), columns=list(items)).to_numpy(dtype=np.float64)
 
 
+def _primary_keys(keys: Sequence[tuple], metric_order: Sequence[str]) -> set[tuple]:
+    """Per (dataset, regime, mode, shots): the key of the primary metric (``acc``, else the first the
+    task lists), first filter by name."""
+    rank = {m: i for i, m in enumerate(metric_order)}
+    groups: dict[tuple, list[tuple]] = {}
+    for key in keys:
+        groups.setdefault(key[:4], []).append(key)
+    primary = set()
+    for members in groups.values():
+        metrics = {k[4] for k in members}
+        best = PRIMARY_METRIC if PRIMARY_METRIC in metrics else min(metrics, key=lambda m: (rank.get(m, len(rank)), m))
+        primary.add(min((k for k in members if k[4] == best), key=lambda k: k[5]))
+    return primary
+
+
+@dataclass(frozen=True)
+class _Paired:
+    """The chosen candidates' test rows on the items both models have, ready to compare."""
+
+    medical: pd.DataFrame
+    base: pd.DataFrame
+    n_test_total: int | None
+
+
 class PairComparer:
     """Compares the cells of one pair and collects records, notes and missing runs."""
 
@@ -140,16 +228,25 @@ class PairComparer:
         self.missing = missing
 
     def note(self, text: str) -> None:
+        """Log ``text`` and keep it for the report's notes (once)."""
         logger.warning(text)
-        self.notes.append(text)
+        if text not in self.notes:
+            self.notes.append(text)
 
     def pair(self, med: Side, base: Side) -> list[ComparisonRecord]:
+        """The records of every cell of one medical/base pair."""
+        for side in (med, base):
+            for text in side.read_notes:
+                self.note(f"{side.label} logs: {text}")
         records = []
         filters: dict[tuple, set[str]] = {}
         for side in (med, base):
             for (ds, regime, mode, shots, metric, flt) in side.cells:
                 filters.setdefault((ds, mode, metric), set()).add(flt)
-        for key in sorted(set(med.cells) | set(base.cells), key=lambda k: (k[0], k[1], k[3], k[2], k[4], k[5])):
+        keys = sorted(set(med.cells) | set(base.cells), key=lambda k: (k[0], k[1], k[3], k[2], k[4], k[5]))
+        primary = _primary_keys([k for k in keys if k in med.cells and k in base.cells],
+                                [str(m) for m in med.table["metric"].cat.categories])
+        for key in keys:
             ds, regime, mode, shots, metric, flt = key
             label = metric if len(filters[(ds, mode, metric)]) == 1 else f"{metric},{flt}"
             where = f"{med.label} vs {base.label}, {ds} {setting_name(shots, regime)} {mode} {label}"
@@ -159,41 +256,84 @@ class PairComparer:
                 continue
             rec = self._cell(med, base, key, label, where)
             if rec is not None:
-                records.append(rec)
+                records.append(dataclasses.replace(rec, primary=key in primary))
         return records
+
+    def _validation(self, side: Side, key: tuple, where: str):
+        """The candidate matrix of one side's validation rows (None without them); notes what it left out."""
+        rows = side.cells[key].get("val")
+        if rows is None:
+            return None
+        record = find_search_record(rows["source"].astype(str).unique())
+        scores = candidate_scores(rows, record=record, context=f"{where} ({side.label} validation)")
+        for text in scores.notes:
+            self.note(f"{where}: {side.label} validation: {text}")
+        return scores
+
+    def _pair_items(self, med: Side, base: Side, pc: PairChoice, key: tuple, where: str) -> _Paired:
+        """The chosen test rows on the items both models scored; notes NaN, one-sided items and --limit."""
+        picked = []
+        total = None
+        for side, cand in ((med, pc.medical.candidate), (base, pc.base.candidate)):
+            rows = _chosen_rows(side.cells[key]["test"], cand)
+            nan = rows["score"].isna().to_numpy()
+            if nan.any():
+                self.note(f"{where}: {int(nan.sum())} test rows of {side.label} ({cand}) have a NaN score; "
+                          "those items were dropped")
+            picked.append(rows[~nan])
+            limits = [side.limited[src] for src in rows["source"].astype(str).unique() if src in side.limited]
+            if limits:
+                used, whole = max(u for u, _ in limits), max(t for _, t in limits)
+                total = max(total or 0, whole)
+                self.note(f"{where}: {side.label} logs were made with lm-eval's --limit: {used} of {whole} test items")
+        ms, bs = picked
+        items = sorted(set(ms.index) & set(bs.index))
+        only_med, only_base = len(ms) - len(items), len(bs) - len(items)
+        if only_med or only_base:
+            self.note(f"{where}: test items differ ({len(ms)} for {med.label}, {len(bs)} for {base.label}): "
+                      f"{only_med} present only in {med.label}'s logs, {only_base} only in {base.label}'s; "
+                      f"compared the {len(items)} items both have")
+        return _Paired(ms.loc[items], bs.loc[items], total)
+
+    def _choose(self, med: Side, base: Side, key: tuple, where: str):
+        """(choice, med_val, base_val, med_cands, base_cands), or None when no prompt can be chosen."""
+        ds, _, mode, shots, _, _ = key
+        med_val, base_val = self._validation(med, key, where), self._validation(base, key, where)
+        cands = [set(side.cells[key]["test"]["candidate"].astype(str).unique()) if "test" in side.cells[key] else set()
+                 for side in (med, base)]
+        try:
+            pc = choose_pair(self.selection, med_val, base_val, cands[0], cands[1], shots=shots)
+        except ValueError as exc:
+            self.note(f"{where}: no prompt could be chosen ({exc}); not compared")
+            return None
+        ok = True
+        for side, choice, have in ((med, pc.medical, cands[0]), (base, pc.base, cands[1])):
+            if choice.candidate not in have:
+                self.missing.add(self.missing.plain, side.label, task_name_for(ds, mode, choice.candidate, shots))
+                ok = False
+        return (pc, med_val, base_val, *cands) if ok else False
 
     def _cell(self, med: Side, base: Side, key: tuple, label: str, where: str) -> ComparisonRecord | None:
         ds, regime, mode, shots, metric, flt = key
-        mr, br = med.cells[key], base.cells[key]
-        med_val = candidate_scores(mr["val"], context=f"{where} ({med.label} val)") if "val" in mr else None
-        base_val = candidate_scores(br["val"], context=f"{where} ({base.label} val)") if "val" in br else None
-        med_test = mr.get("test")
-        base_test = br.get("test")
-        med_cands = set(med_test["candidate"].astype(str).unique()) if med_test is not None else set()
-        base_cands = set(base_test["candidate"].astype(str).unique()) if base_test is not None else set()
-        pc = choose_pair(self.selection, med_val, base_val, med_cands, base_cands, shots=shots)
-        ok = True
-        for side, choice, cands in ((med, pc.medical, med_cands), (base, pc.base, base_cands)):
-            if choice.candidate not in cands:
-                self.missing.add(self.missing.plain, side.label, task_name_for(ds, mode, choice.candidate, shots))
-                ok = False
+        chosen = self._choose(med, base, key, where)
+        if not chosen:
+            return None
+        pc, med_val, base_val, med_cands, base_cands = chosen
         aware = self._aware_inputs(med, base, pc, med_val, base_val, med_cands, base_cands, key)
-        if not ok or aware is False:
+        if aware is False:
             return None
         if pc.selection.startswith("none: no validation"):
             self.note(f"{where}: no validation logs; compared the test runs present "
                       f"({pc.medical.candidate} vs {pc.base.candidate}) without prompt selection")
-        ms, bs = _series(med_test, pc.medical.candidate), _series(base_test, pc.base.candidate)
-        items = sorted(set(ms.index) & set(bs.index))
-        if len(items) != len(ms) or len(items) != len(bs):
-            self.note(f"{where}: test items differ ({len(ms)} for {med.label}, {len(bs)} for "
-                      f"{base.label}); compared the {len(items)} items both have")
+        paired = self._pair_items(med, base, pc, key, where)
+        items = list(paired.medical.index)
         if len(items) < 2:
             self.note(f"{where}: fewer than 2 paired test items; not compared")
             return None
+        med_test, base_test = med.cells[key]["test"], base.cells[key]["test"]
         clusters = _clusters(med_test, items)
         rseed = _record_seed(self.seed, where)
-        cmp = compare_scores(ms.loc[items].to_numpy(), bs.loc[items].to_numpy(), clusters=clusters,
+        cmp = compare_scores(paired.medical["score"].to_numpy(), paired.base["score"].to_numpy(), clusters=clusters,
                              n_resamples=self.n_resamples, confidence=self.confidence, method=self.ci, seed=rseed)
         ci_low, ci_high, outcome, is_aware = cmp.ci_low, cmp.ci_high, cmp.outcome, False
         if aware is not None:
@@ -204,6 +344,10 @@ class PairComparer:
         base_val_score = pc.base.val_score
         if base_val_score is None and base_val is not None and pc.base.candidate in base_val.candidates:
             base_val_score = float(base_val.row(pc.base.candidate).mean())
+        answers = answer_profile(paired.medical, paired.base, med.label, base.label)
+        if answers.bias:
+            self.note(f"{where}: answers mostly one option ({answers.bias}; majority-class baseline "
+                      f"{answers.majority_baseline:.3f}, option {answers.majority_option})")
         return ComparisonRecord(
             medical=med.label, base=base.label, dataset=ds, setting=setting_name(shots, regime), mode=mode,
             metric=label, medical_prompt=pc.medical.candidate, base_prompt=pc.base.candidate,
@@ -216,7 +360,10 @@ class PairComparer:
             n_val=(pc.medical.n_val or None), selection_aware=is_aware,
             ci_low_plain=cmp.ci_low, ci_high_plain=cmp.ci_high, confidence=cmp.confidence,
             n_resamples=cmp.n_resamples,
-            ci_method=("percentile (selection-aware)" if is_aware else cmp.method), seed=rseed)
+            ci_method=("percentile (selection-aware)" if is_aware else cmp.method), seed=rseed,
+            n_test_total=paired.n_test_total, majority_baseline=answers.majority_baseline,
+            majority_option=answers.majority_option, medical_answers=answers.medical, base_answers=answers.base,
+            answer_bias=answers.bias)
 
     def _aware_inputs(self, med, base, pc: PairChoice, med_val, base_val, med_cands, base_cands, key):
         """None: no selection-aware interval; False: missing runs; else the inputs."""

@@ -60,6 +60,7 @@ def run_compare(
     selection_aware: bool = False,
     full_parse: bool = False,
     progress: bool | None = None,
+    mix_runs: bool = False,
 ) -> CompareResult:
     """Compare medical models with their base models from lm-eval logs and write the report.
 
@@ -86,6 +87,9 @@ def run_compare(
         every candidate).
     full_parse:
         Decode every byte of the logs (see :func:`medpair_stats.logs.read_logs`).
+    mix_runs:
+        Mix a newer partial rerun of a task with its older run item by item
+        (default: the newest complete run of each task is used).
 
     Raises
     ------
@@ -114,8 +118,8 @@ def run_compare(
     cache: dict = {}
     records: list[ComparisonRecord] = []
     for spec in specs:
-        med = load_side(spec.medical_dirs, spec.medical, cache, full_parse, progress)
-        bas = load_side(spec.base_dirs, spec.base, cache, full_parse, progress)
+        med = load_side(spec.medical_dirs, spec.medical, cache, full_parse, progress, mix_runs)
+        bas = load_side(spec.base_dirs, spec.base, cache, full_parse, progress, mix_runs)
         if med.label == bas.label:
             comparer.note(f"the medical and the base model have the same name {med.label!r}")
         check_data_versions([(med.label, med.table), (bas.label, bas.table)])
@@ -161,6 +165,9 @@ def build_parser(prog: str = "medpair compare") -> argparse.ArgumentParser:
                    help="intervals that include the luck of prompt selection (needs test logs of every candidate)")
     p.add_argument("--strict-json", action="store_true",
                    help="decode every byte of every log line (slower; the default fast path skips prompts)")
+    p.add_argument("--mix-runs", action="store_true",
+                   help="mix a newer partial rerun of a task with its older run item by item (default: use the "
+                        "newest complete run of each task)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
     p.add_argument("-v", "--verbose", action="store_true", help="log INFO messages")
     return p
@@ -178,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         res = run_compare(args.medical, args.base, args.out, pairs=args.pairs, selection=args.selection,
                           adjust=args.adjust, n_resamples=args.n_resamples, confidence=args.confidence,
                           seed=args.seed, ci=args.ci, selection_aware=args.selection_aware,
-                          full_parse=args.strict_json, progress=False if args.quiet else None)
+                          full_parse=args.strict_json, progress=False if args.quiet else None,
+                          mix_runs=args.mix_runs)
     except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"medpair compare: error: {exc}", file=sys.stderr)
         return 1

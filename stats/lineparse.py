@@ -35,7 +35,14 @@ Why the fast path is exact for a valid line (each step falls back to a full
   ``doc_hash``.  A line glued from two records (a crashed write followed by
   more output) fails this and goes to the full parse, which rejects it.
 
-The middle is never decoded, so damage inside it (not at a record boundary)
+The answer the model gave (for the answer distribution of the report) is
+read from ``filtered_resps``, the last key of the middle: ``f`` is the last
+``, "filtered_resps": `` before ``q``; the quote before the key is preceded by
+a space, so it opens a key, and ``"{" + line[f+2:q] + "}"`` decodes only if
+that key is at depth 1.  When the check fails the answer is unknown (the
+scores are unaffected).
+
+The rest of the middle is never decoded, so damage inside it (not at a record boundary)
 goes unnoticed on the fast path; ``full_parse=True`` decodes every byte.
 Lines with duplicate top-level keys (undefined behaviour in RFC 8259) are out
 of scope.
@@ -48,11 +55,12 @@ import json
 import logging
 import math
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Interner", "LogFormatError", "ReadStats", "SampleColumns", "SampleLineReader"]
+__all__ = ["ANSWER_NONE", "ANSWER_UNKNOWN", "Interner", "LogFormatError", "ReadStats", "SampleColumns",
+           "SampleLineReader", "answer_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +70,15 @@ _FILTER_KEY = b', "filter": '
 _DOCHASH_KEY = b', "doc_hash": "'
 _PH_KEY = b'", "prompt_hash": "'
 _TH_KEY = b'", "target_hash": "'
+_FRESPS_KEY = b', "filtered_resps": '
 _TAIL_KEYS = frozenset(("filter", "metrics", "doc_hash", "prompt_hash", "target_hash"))
 _CACHE_LIMIT = 200_000
+_OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+#: ``answer`` code of a response that names no option (an unparseable generation).
+ANSWER_NONE = -1
+#: ``answer`` code when the line does not tell (not multiple choice, or an unexpected response shape).
+ANSWER_UNKNOWN = -2
 
 
 class LogFormatError(ValueError):
@@ -97,7 +112,12 @@ class ReadStats:
     fast: int = 0
     full: int = 0
     skipped_values: int = 0
+    """Metric values that are neither numbers nor NaN/None (e.g. corpus-level tuples): no row."""
+    nan_values: int = 0
+    """Metric values that are NaN or None: kept as rows with a NaN score."""
     truncated: int = 0
+    truncated_at: list[str] = field(default_factory=list)
+    """``<file name>:<line>`` of every malformed last line that was skipped."""
 
 
 class SampleColumns:
@@ -105,7 +125,8 @@ class SampleColumns:
 
     ``head`` indexes :attr:`SampleLineReader.heads` (doc_id, item, role,
     cluster, doc_hash codes of the line), ``fm`` indexes
-    :attr:`SampleLineReader.fms` (filter, metric codes).
+    :attr:`SampleLineReader.fms` (filter, metric codes), ``answer`` is the
+    option the response chose (:func:`answer_of`).
     """
 
     def __init__(self) -> None:
@@ -113,6 +134,7 @@ class SampleColumns:
         self.fm = array("q")
         self.score = array("d")
         self.line = array("q")
+        self.answer = array("b")
 
     def __len__(self) -> int:
         return len(self.score)
@@ -123,8 +145,46 @@ def _doc_hash(doc: Any) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).hexdigest().encode("ascii")
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v))
+def _is_nan(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _gold(doc: dict) -> tuple[int, int]:
+    """(gold option index, number of options) of a multiple-choice doc, else (-1, 0)."""
+    options, gold = doc.get("options"), doc.get("answer_idx")
+    if isinstance(options, list) and isinstance(gold, int) and not isinstance(gold, bool) and 0 <= gold < len(options):
+        return gold, len(options)
+    return -1, 0
+
+
+def _loglik(value: Any) -> float:
+    """A log-likelihood as lm-eval logs it: a number, or its string form."""
+    if isinstance(value, bool):
+        raise ValueError("not a log-likelihood")
+    return float(value)
+
+
+def answer_of(filtered: Any, n_options: int) -> int:
+    """The option index a logged response chose, :data:`ANSWER_NONE` or :data:`ANSWER_UNKNOWN`.
+
+    ``filtered`` is a sample's ``filtered_resps``: for option scoring, one
+    (log-likelihood, is-greedy) pair per option (the highest log-likelihood
+    is the answer, the first on ties, as lm-eval's ``acc``); for generation,
+    one string, the extracted option letter (anything else names no option).
+    """
+    if n_options <= 0 or not isinstance(filtered, list) or not filtered:
+        return ANSWER_UNKNOWN
+    if len(filtered) == 1 and isinstance(filtered[0], str):
+        letter = filtered[0].strip()
+        pos = _OPTION_LETTERS.find(letter) if len(letter) == 1 else -1
+        return pos if 0 <= pos < n_options else ANSWER_NONE
+    if len(filtered) != n_options or not all(isinstance(r, list) and r for r in filtered):
+        return ANSWER_UNKNOWN
+    try:
+        lls = [_loglik(r[0]) for r in filtered]
+    except (TypeError, ValueError):
+        return ANSWER_UNKNOWN
+    return max(range(n_options), key=lambda i: (lls[i], -i))
 
 
 class SampleLineReader:
@@ -147,6 +207,8 @@ class SampleLineReader:
         self.filters = Interner()
         self.metrics = Interner()
         self.heads: list[tuple[int, int, int, int, int]] = []
+        self.golds: list[tuple[int, int]] = []
+        """Per head code: (gold option index, number of options), (-1, 0) when the doc has none."""
         self._head_codes: dict[tuple[int, int, int, int, int], int] = {}
         self.fms: list[tuple[int, int]] = []
         self._fm_codes: dict[tuple[int, int], int] = {}
@@ -157,11 +219,12 @@ class SampleLineReader:
         self._prefix_cache: dict[bytes, tuple[int, tuple[str, ...], dict] | None] = {}
 
     # -- interning ------------------------------------------------------------
-    def _head_code(self, key: tuple[int, int, int, int, int]) -> int:
+    def _head_code(self, key: tuple[int, int, int, int, int], doc: dict) -> int:
         c = self._head_codes.get(key)
         if c is None:
             c = self._head_codes[key] = len(self.heads)
             self.heads.append(key)
+            self.golds.append(_gold(doc))
         return c
 
     def _fm_code(self, flt: int, metric: str) -> int:
@@ -172,17 +235,20 @@ class SampleLineReader:
             self.fms.append(key)
         return c
 
-    def _rows(self, flt: int, metrics: tuple[str, ...], values: dict[str, Any]) -> tuple[tuple[tuple[int, float], ...], int]:
-        """((fm code, score) per numeric metric, number of non-numeric values)."""
+    def _rows(self, flt: int, metrics: tuple[str, ...], values: dict[str, Any]) -> tuple[tuple[tuple[int, float], ...], int, int]:
+        """((fm code, score) per numeric or NaN metric, non-numeric values, NaN values)."""
         rows = []
-        skipped = 0
+        skipped = nans = 0
         for m in metrics:
             v = values[m]
-            if _is_number(v):
+            if _is_nan(v):
+                rows.append((self._fm_code(flt, m), math.nan))
+                nans += 1
+            elif isinstance(v, (int, float)):
                 rows.append((self._fm_code(flt, m), float(v)))
             else:
                 skipped += 1
-        return tuple(rows), skipped
+        return tuple(rows), skipped, nans
 
     # -- pieces ---------------------------------------------------------------
     def _doc_fields(self, doc_id: Any, doc: Any) -> tuple[int, int, int, int] | str:
@@ -214,7 +280,7 @@ class SampleLineReader:
         if isinstance(fields, str):
             return None  # the full parse reports it
         expected = _doc_hash(obj["doc"])
-        return self._head_code((*fields, self.hashes.code(expected.decode("ascii")))), expected
+        return self._head_code((*fields, self.hashes.code(expected.decode("ascii"))), obj["doc"]), expected
 
     def _decode_prefix(self, pre: bytes) -> tuple[int, tuple[str, ...], dict] | None:
         try:
@@ -239,7 +305,23 @@ class SampleLineReader:
             return None
         return self._rows(flt, metrics, obj)
 
-    def _full(self, line: bytes, lineno: int) -> str | None:
+    def _answer(self, line: bytes, p: int, q: int, head: int) -> int:
+        """The answer of a line from its ``filtered_resps`` (see the module docstring), or unknown."""
+        n_options = self.golds[head][1]
+        if not n_options:
+            return ANSWER_UNKNOWN
+        f = line.rfind(_FRESPS_KEY, p, q)
+        if f < 0:
+            return ANSWER_UNKNOWN
+        try:
+            obj = json.loads(b"{" + line[f + 2 : q] + b"}")
+        except ValueError:
+            return ANSWER_UNKNOWN
+        if not isinstance(obj, dict) or len(obj) != 1 or "filtered_resps" not in obj:
+            return ANSWER_UNKNOWN
+        return answer_of(obj["filtered_resps"], n_options)
+
+    def _full(self, line: bytes, lineno: int, answers: bool = True) -> str | None:
         """Decode ``line`` completely and append its rows; return an error text or None."""
         try:
             obj = json.loads(line)
@@ -260,20 +342,26 @@ class SampleLineReader:
         absent = [m for m in metrics if m not in obj]
         if absent:
             return f"metric(s) listed but absent: {', '.join(absent)}"
-        head = self._head_code((*fields, self.hashes.code(dh)))
-        rows, skipped = self._rows(self.filters.code(flt), metrics, obj)
+        head = self._head_code((*fields, self.hashes.code(dh)), obj["doc"])
+        rows, skipped, nans = self._rows(self.filters.code(flt), metrics, obj)
         self.stats.skipped_values += skipped
+        self.stats.nan_values += nans
+        answer = answer_of(obj.get("filtered_resps"), self.golds[head][1]) if answers else ANSWER_UNKNOWN
         cols = self.cols
         for fm, score in rows:
             cols.head.append(head)
             cols.fm.append(fm)
             cols.score.append(score)
             cols.line.append(lineno)
+            cols.answer.append(answer)
         return None
 
     # -- files ----------------------------------------------------------------
-    def read_file(self, path: Path) -> int:
+    def read_file(self, path: Path, answers: bool = True) -> int:
         """Append the rows of one samples file; return how many were added.
+
+        ``answers=False`` skips reading the responses' answers (they are then
+        :data:`ANSWER_UNKNOWN`): the report needs them for test items only.
 
         Raises :class:`LogFormatError` for a malformed line followed by more
         lines; a malformed *last* line (a run that crashed while writing) is
@@ -282,10 +370,11 @@ class SampleLineReader:
         cols = self.cols
         start_rows = len(cols)
         a_head, a_fm, a_score, a_line = cols.head.append, cols.fm.append, cols.score.append, cols.line.append
+        a_answer = cols.answer.append
         head_cache, prefix_cache = self._head_cache, self._prefix_cache
         use_fast = not self.full_parse
         pending: tuple[int, str] | None = None
-        lineno = n_fast = skipped = 0
+        lineno = n_fast = skipped = nans = 0
         with open(path, "rb", buffering=1 << 20) as fh:
             for line in fh:  # the trailing newline stays: JSON whitespace, and part of cache keys only
                 lineno += 1
@@ -328,12 +417,15 @@ class SampleLineReader:
                                     vals = vcache[rest] = self._decode_values(rest, fm[0], fm[1])
                                 if vals is not None:
                                     hc = h[0]
+                                    answer = self._answer(line, p, q, hc) if answers else ANSWER_UNKNOWN
                                     for fmc, score in vals[0]:
                                         a_head(hc)
                                         a_fm(fmc)
                                         a_score(score)
                                         a_line(lineno)
+                                        a_answer(answer)
                                     skipped += vals[1]
+                                    nans += vals[2]
                                     n_fast += 1
                                     continue
                 # ---- full parse: unsure, malformed, blank, or --strict-json ----
@@ -341,7 +433,7 @@ class SampleLineReader:
                     continue  # blank lines carry nothing (lm-eval writes none)
                 if pending is not None:
                     raise LogFormatError(f"{path}:{pending[0]}: malformed sample line: {pending[1]}")
-                err = self._full(line, lineno)
+                err = self._full(line, lineno, answers)
                 if err is not None:
                     pending = (lineno, err)
                 else:
@@ -350,8 +442,10 @@ class SampleLineReader:
         st.lines += lineno
         st.fast += n_fast
         st.skipped_values += skipped
+        st.nan_values += nans
         if pending is not None:
             st.truncated += 1
+            st.truncated_at.append(f"{Path(path).name}:{pending[0]}")
             logger.warning(
                 "%s:%d: skipping a malformed last line (truncated by a crashed run?): %s",
                 path, pending[0], pending[1][:200],

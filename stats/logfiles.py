@@ -11,8 +11,10 @@ fallback when the results file is missing or does not list the task).
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from .identity import TaskIdentity, identity_from_metadata, parse_task_name
 
 __all__ = [
     "SamplesFile",
+    "check_log_path",
     "discover_samples_files",
     "model_name_from_results",
     "split_samples_filename",
@@ -47,6 +50,8 @@ class SamplesFile:
     results_path: Path | None
     """The results file of the same run, None when it is missing."""
     size: int
+    limit: tuple[int, int] | None = None
+    """(items evaluated, items in the split) when the run was made with lm-eval's ``--limit``."""
 
 
 def split_samples_filename(name: str) -> tuple[str, str] | None:
@@ -97,20 +102,67 @@ def _load_results(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def _iter_candidate_paths(paths: Iterable[str | Path]) -> list[Path]:
-    found: set[Path] = set()
-    for raw in paths:
-        p = Path(raw)
-        if not p.exists():
-            raise FileNotFoundError(f"no such log folder or file: {p}")
-        if p.is_file():
-            if split_samples_filename(p.name) is not None:
-                found.add(p.resolve())
+def check_log_path(raw: str | Path) -> Path:
+    """``raw`` as an absolute path, or FileNotFoundError with a one-line reason (missing, symlink loop)."""
+    path = Path(os.path.abspath(raw))
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise FileNotFoundError(f"{raw} is a symbolic link loop (it never reaches a folder or file)") from None
+        raise FileNotFoundError(f"no such log folder or file: {raw}") from None
+    return path
+
+
+def _walk_samples(top: Path, seen_dirs: set[tuple[int, int]]) -> list[Path]:
+    """``samples_*.jsonl`` under ``top``, following symlinked folders; each real folder is visited once."""
+    found = []
+    for folder, dirs, names in os.walk(top, followlinks=True):
+        st = os.stat(folder)
+        if (st.st_dev, st.st_ino) in seen_dirs:
+            dirs[:] = []  # a loop, or a folder reached twice
             continue
-        for f in p.rglob("samples_*.jsonl"):
-            if f.is_file() and split_samples_filename(f.name) is not None:
-                found.add(f.resolve())
-    return sorted(found)
+        seen_dirs.add((st.st_dev, st.st_ino))
+        dirs.sort()
+        found += [Path(folder) / n for n in sorted(names) if split_samples_filename(n) is not None]
+    return found
+
+
+def _iter_candidate_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """The samples files under ``paths`` (as found, absolute), each real file once."""
+    found: dict[tuple[int, int], Path] = {}
+    seen_dirs: set[tuple[int, int]] = set()
+    for raw in paths:
+        p = check_log_path(raw)
+        if p.is_file():
+            candidates = [p] if split_samples_filename(p.name) is not None else []
+        else:
+            candidates = _walk_samples(p, seen_dirs)
+        for f in candidates:
+            try:
+                st = os.stat(f)
+            except OSError:  # a dangling link
+                continue
+            if os.path.isfile(f):
+                found.setdefault((st.st_dev, st.st_ino), f)
+    return sorted(found.values())
+
+
+def _limit_of(results: Mapping[str, Any] | None, task: str) -> tuple[int, int] | None:
+    """(evaluated, in the split) of ``task`` when its run used ``--limit``, from the results file."""
+    if not results:
+        return None
+    config = results.get("config")
+    if not isinstance(config, Mapping) or config.get("limit") in (None, 0):
+        return None
+    counts = (results.get("n-samples") or {}).get(task)
+    if isinstance(counts, Mapping):
+        try:
+            used, total = int(counts["effective"]), int(counts["original"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        return (used, total) if used < total else None
+    return None
 
 
 def _results_for_folder(folder: Path, stamps: set[str]) -> dict[str, Path]:
@@ -135,7 +187,8 @@ def discover_samples_files(paths: Sequence[str | Path]) -> list[SamplesFile]:
     """Find every medpair samples file under ``paths`` (folders or files).
 
     Folders are searched recursively, so both ``OUT`` and ``OUT/<model>``
-    work.  Files of tasks that are not medpair's are skipped (DEBUG log).
+    work; symlinked folders are followed (each real folder once, so a link
+    loop ends), and a file reached by two routes counts once.  Files of tasks that are not medpair's are skipped (DEBUG log).
     The result is sorted from the oldest run to the newest (timestamp, then
     path), the order in which duplicate records are resolved.
     """
@@ -181,6 +234,7 @@ def discover_samples_files(paths: Sequence[str | Path]) -> list[SamplesFile]:
                     identity=ident,
                     results_path=res_paths.get(ts),
                     size=path.stat().st_size,
+                    limit=_limit_of(res, task),
                 )
             )
     out.sort(key=lambda s: (s.timestamp, str(s.path)))

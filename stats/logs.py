@@ -5,14 +5,28 @@
 returns a :class:`pandas.DataFrame` with one row per model × candidate × role
 × item × metric (× filter) and the columns :data:`TABLE_COLUMNS`.
 
-Duplicate rule (lm-eval opens sample files in append mode and a task may be
-re-run): two rows are *the same record* when they share model, dataset,
-regime, mode, format, shots, seed, role, item_key, filter and metric.  Of the same
-record, the one from the newest run wins: runs are ordered by the timestamp
-in the file name (then by path), and within one file a later line wins.
-Identical duplicates (same score and doc_hash) collapse silently (INFO log);
-conflicting ones are resolved by that rule with a WARNING that counts them
-and names examples.
+Runs of one task (same model, dataset, regime, mode, format, shots, seed and
+role; runs are ordered by the timestamp in the file name, then by path):
+
+* runs on disjoint items are shards of one evaluation and are combined;
+* a newer run that covers every item of an older one replaces it (by the
+  duplicate rule below);
+* a newer run that covers only some of an older run's items is a *partial
+  rerun*: by default it is not used (the newest complete run is), because
+  mixing would pair items scored by two different runs; ``mix_runs=True``
+  mixes them, the newest run winning item by item.
+
+Duplicate rule (lm-eval opens sample files in append mode): two rows are *the
+same record* when they share model, dataset, regime, mode, format, shots,
+seed, role, item_key, filter and metric.  Of the same record, the newest run
+wins, and within one file a later line wins.  Identical duplicates (same
+score and doc_hash) collapse; conflicting ones are resolved by that rule with
+a WARNING that counts them and names examples.  Every such decision is also
+a sentence in the summary's ``notes`` (the report prints them).
+
+A NaN (or null) metric value is kept as a row with a NaN score (selection and
+pairing leave it out and say so); other values that are not numbers (e.g.
+corpus-level metrics' tuples) are skipped.
 
 Files are streamed line by line (see :mod:`medpair_stats.lineparse` for the
 fast decoding); a malformed line is an error naming file and line, except a
@@ -24,13 +38,13 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .identity import candidate_id
-from .lineparse import Interner, LogFormatError, SampleLineReader
+from .lineparse import ANSWER_UNKNOWN, Interner, LogFormatError, SampleLineReader
 from .logfiles import SamplesFile, discover_samples_files
 
 __all__ = [
@@ -48,10 +62,15 @@ logger = logging.getLogger(__name__)
 TABLE_COLUMNS: tuple[str, ...] = (
     "model", "task", "candidate", "dataset", "regime", "mode", "format", "shots", "seed",
     "role", "item_key", "doc_id", "doc_hash", "cluster", "filter", "metric",
-    "score", "source", "line", "timestamp",
+    "score", "answer", "gold", "n_options", "source", "line", "timestamp",
 )
+"""``answer``: the option index the response chose (-1 none, -2 unknown; read for logs that are
+not of the validation role only, the report's answer distributions being of test items);
+``gold``: the doc's answer index (-1 without one); ``n_options``: the doc's number of options (0
+when not multiple choice)."""
 
 _RECORD_KEY = ("model", "dataset", "regime", "mode", "format", "shots", "seed", "role", "item_key", "filter", "metric")
+_MAX_EXAMPLES = 3
 
 
 class DataVersionMismatchError(ValueError):
@@ -71,6 +90,11 @@ class ReadSummary:
     conflicting_duplicates: int
     truncated_lines: int
     skipped_values: int
+    nan_values: int = 0
+    notes: tuple[str, ...] = ()
+    """Every data decision of the reading, as sentences (duplicates, reruns, skipped lines)."""
+    limited: tuple[tuple[str, int, int], ...] = ()
+    """(samples file, items evaluated, items in the split) of runs made with lm-eval's ``--limit``."""
 
 
 def _progress(total: int, enabled: bool | None):
@@ -131,74 +155,104 @@ def _resolve_roles(files: list[SamplesFile], file_idx: np.ndarray, doc_role: np.
     return role, roles.values
 
 
-def _dedupe(frame: pd.DataFrame) -> tuple[np.ndarray, int, int]:
-    """Mask of rows to keep (newest wins), identical and conflicting dup counts."""
+def _task_key(f: SamplesFile, role: int) -> tuple:
+    ident = f.identity
+    return (f.model, ident.dataset, ident.regime, ident.mode, ident.format, ident.shots, ident.seed, role)
+
+
+def _select_runs(files: list[SamplesFile], file_idx: np.ndarray, role: np.ndarray, item: np.ndarray,
+                 role_values: list[str], mix_runs: bool) -> tuple[np.ndarray, list[str]]:
+    """Mask of the rows of the runs used (module doc: shards, reruns, partial reruns) and notes."""
+    n_roles = max(len(role_values), 1)
+    unit = file_idx * n_roles + role
+    pairs = pd.DataFrame({"unit": unit, "item": item}).drop_duplicates()
+    items_of = {int(u): frozenset(g.tolist()) for u, g in pairs.groupby("unit", sort=True)["item"]}
+    by_task: dict[tuple, list[int]] = {}
+    for u in items_of:  # in file order, i.e. oldest run first
+        by_task.setdefault(_task_key(files[u // n_roles], u % n_roles), []).append(u)
+    dropped: set[int] = set()
+    partial, mixed = [], []
+    for units in by_task.values():
+        kept: list[int] = []
+        for u in units:
+            mine = items_of[u]
+            over = [k for k in kept if items_of[k] & mine]
+            if over and all(items_of[k] <= mine for k in over):
+                kept = [k for k in kept if k not in over]  # replaced: the duplicate rule keeps the newest rows
+            elif over:
+                older = frozenset().union(*(items_of[k] for k in over))
+                f = files[u // n_roles]
+                text = (f"{f.task} ({f.model}, {role_values[u % n_roles]} role): {len(mine)} items in {f.path.name}, "
+                        f"{len(older)} in the older run")
+                (mixed if mix_runs else partial).append(text)
+                if not mix_runs:
+                    dropped.add(u)
+                    continue
+            kept.append(u)
+    notes = []
+    if partial:
+        notes.append(f"{len(partial)} newer partial rerun(s) were NOT mixed with the older complete run, which is "
+                     f"used instead (--mix-runs mixes them item by item): {'; '.join(partial[:_MAX_EXAMPLES])}")
+    if mixed:
+        notes.append(f"{len(mixed)} newer partial rerun(s) were mixed with older runs, the newest run winning item "
+                     f"by item (--mix-runs): {'; '.join(mixed[:_MAX_EXAMPLES])}")
+    for text in notes:
+        logger.warning(text)
+    keep = ~np.isin(unit, np.fromiter(dropped, dtype=np.int64, count=len(dropped)))
+    return keep, notes
+
+
+def _dedupe(frame: pd.DataFrame) -> tuple[np.ndarray, int, int, list[str]]:
+    """Mask of rows to keep (newest wins), identical and conflicting dup counts, notes."""
     key_frame = pd.DataFrame({k: frame[k].cat.codes if isinstance(frame[k].dtype, pd.CategoricalDtype)
                               else frame[k] for k in _RECORD_KEY})
     dup_any = key_frame.duplicated(keep=False).to_numpy()
     keep = ~key_frame.duplicated(keep="last").to_numpy()
     if not dup_any.any():
-        return keep, 0, 0
+        return keep, 0, 0, []
     sub = frame.loc[dup_any, list(_RECORD_KEY) + ["score", "doc_hash", "source", "line"]]
     grp = key_frame.loc[dup_any].groupby(list(_RECORD_KEY), sort=False, dropna=False).ngroup().to_numpy()
-    last_score = pd.Series(sub["score"].to_numpy()).groupby(grp).transform("last").to_numpy()
+    score = sub["score"].to_numpy()
+    last_score = pd.Series(score).groupby(grp).transform("last").to_numpy()
     last_hash = pd.Series(sub["doc_hash"].cat.codes.to_numpy()).groupby(grp).transform("last").to_numpy()
-    differs = (sub["score"].to_numpy() != last_score) | (sub["doc_hash"].cat.codes.to_numpy() != last_hash)
+    same_score = (score == last_score) | (np.isnan(score) & np.isnan(last_score))
+    differs = ~same_score | (sub["doc_hash"].cat.codes.to_numpy() != last_hash)
     n_groups = int(np.unique(grp).size)
     conflicting_groups = np.unique(grp[differs])
     n_conf = int(conflicting_groups.size)
+    notes = []
     if n_conf:
         examples = []
-        for g in conflicting_groups[:3]:
+        for g in conflicting_groups[:_MAX_EXAMPLES]:
             rows = sub[grp == g]
             first, last = rows.iloc[0], rows.iloc[-1]
             examples.append(
                 f"{first['model']} {first['dataset']} {first['role']} item {first['item_key']} "
                 f"{first['metric']}: {first['score']} ({first['source']}:{first['line']}) vs kept "
                 f"{last['score']} ({last['source']}:{last['line']})")
-        logger.warning("%d records appear more than once with different scores or doc_hash; kept "
-                       "the newest run's (by file timestamp, then the later line). E.g. %s",
-                       n_conf, "; ".join(examples))
+        notes.append(f"{n_conf} records appear more than once with different scores or doc_hash; kept the newest "
+                     f"run's (by file timestamp, then the later line). E.g. {'; '.join(examples)}")
+        logger.warning(notes[-1])
     if n_groups - n_conf:
-        logger.info("%d identical duplicate records collapsed", n_groups - n_conf)
-    return keep, n_groups - n_conf, n_conf
+        notes.append(f"{n_groups - n_conf} sample records logged more than once with the same score were counted once "
+                     "(duplicate samples collapsed)")
+        logger.info(notes[-1])
+    return keep, n_groups - n_conf, n_conf, notes
 
 
-def read_logs(paths: Sequence[str | Path], *, full_parse: bool = False,
-              progress: bool | None = None) -> pd.DataFrame:
-    """Read lm-eval output folders into the tidy per-item table.
+def _read_notes(st: Any) -> list[str]:
+    notes = []
+    if st.truncated:
+        notes.append(f"{st.truncated} malformed last line(s) skipped (a crashed run?), their rows dropped: "
+                     f"{', '.join(st.truncated_at[:_MAX_EXAMPLES])}")
+    if st.skipped_values:
+        notes.append(f"{st.skipped_values} metric values were not numbers (e.g. corpus-level metrics) and were skipped")
+    return notes
 
-    Parameters
-    ----------
-    paths:
-        Output folders (``OUT`` or ``OUT/<model>``, searched recursively) or
-        individual ``samples_*.jsonl`` files.
-    full_parse:
-        Decode every byte of every line instead of the exact fast path that
-        skips the rendered prompts (slower; validates the whole line).
-    progress:
-        Show a tqdm progress bar (default: only on a terminal).
 
-    Returns
-    -------
-    pandas.DataFrame
-        Columns :data:`TABLE_COLUMNS`; string columns are categorical,
-        ``seed`` is nullable (None for zero-shot), ``cluster`` is NaN when the
-        doc carries none.  ``attrs["medpair"]`` holds a :class:`ReadSummary`
-        as a dict.  Duplicates are resolved as described in the module doc.
-    """
-    files = discover_samples_files(paths)
-    reader = SampleLineReader(full_parse=full_parse)
-    counts = np.zeros(len(files), dtype=np.int64)
-    bar = _progress(sum(f.size for f in files), progress)
-    try:
-        for i, f in enumerate(files):
-            counts[i] = reader.read_file(f.path)
-            if bar is not None:
-                bar.update(f.size)
-    finally:
-        if bar is not None:
-            bar.close()
+def _build_frame(files: list[SamplesFile], reader: SampleLineReader,
+                 counts: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The tidy table of every row read (before run selection and deduplication), and each row's file."""
     cols = reader.cols
     n = len(cols)
     file_idx = np.repeat(np.arange(len(files), dtype=np.int64), counts)
@@ -210,38 +264,98 @@ def read_logs(paths: Sequence[str | Path], *, full_parse: bool = False,
     data["shots"] = np.array([f.identity.shots for f in files], dtype=np.int16)[file_idx]
     seeds = np.array([-1 if f.identity.seed is None else f.identity.seed for f in files], dtype=np.int64)[file_idx]
     data["seed"] = pd.arrays.IntegerArray(seeds, seeds < 0)
-    heads = np.array(reader.heads, dtype=np.int64).reshape(-1, 5)
+    head_fields = len(reader.heads[0]) if reader.heads else 5
+    heads = np.array(reader.heads, dtype=np.int64).reshape(-1, head_fields)
+    golds = np.array(reader.golds, dtype=np.int64).reshape(-1, 2)
     fms = np.array(reader.fms, dtype=np.int64).reshape(-1, 2)
     head = np.frombuffer(cols.head, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
     fm = np.frombuffer(cols.fm, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
-    row_head = heads[head] if n else np.zeros((0, 5), dtype=np.int64)
+    row_head = heads[head] if n else np.zeros((0, head_fields), dtype=np.int64)
+    row_gold = golds[head] if n else np.zeros((0, 2), dtype=np.int64)
     row_fm = fms[fm] if n else np.zeros((0, 2), dtype=np.int64)
-    role, role_values = _resolve_roles(files, file_idx, row_head[:, 2], reader.roles.values)
+    doc_id, item, doc_role, cluster, doc_hash = (row_head[:, i] for i in range(5))
+    role, role_values = _resolve_roles(files, file_idx, doc_role, reader.roles.values)
     data["role"] = _categorical(role.astype(np.int32), role_values)
-    data["item_key"] = _categorical(row_head[:, 1].astype(np.int32), reader.items.values)
-    data["doc_id"] = row_head[:, 0].copy()
-    data["doc_hash"] = _categorical(row_head[:, 4].astype(np.int32), reader.hashes.values)
-    data["cluster"] = _categorical(row_head[:, 3].astype(np.int32), reader.clusters.values)
+    data["item_key"] = _categorical(item.astype(np.int32), reader.items.values)
+    data["doc_id"] = doc_id.copy()
+    data["doc_hash"] = _categorical(doc_hash.astype(np.int32), reader.hashes.values)
+    data["cluster"] = _categorical(cluster.astype(np.int32), reader.clusters.values)
     data["filter"] = _categorical(row_fm[:, 0].astype(np.int32), reader.filters.values)
     data["metric"] = _categorical(row_fm[:, 1].astype(np.int32), reader.metrics.values)
     data["score"] = np.frombuffer(cols.score, dtype=np.float64).copy() if n else np.zeros(0)
-    codes, cats = level["source"]
-    data["source"] = _categorical(codes[file_idx], cats)
+    data["answer"] = (np.frombuffer(cols.answer, dtype=np.int8).copy() if n
+                      else np.full(0, ANSWER_UNKNOWN, dtype=np.int8))
+    data["gold"] = row_gold[:, 0].astype(np.int8)
+    data["n_options"] = row_gold[:, 1].astype(np.int8)
+    for col in ("source", "timestamp"):
+        codes, cats = level[col]
+        data[col] = _categorical(codes[file_idx], cats)
     data["line"] = (np.frombuffer(cols.line, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)).astype(np.int32)
-    codes, cats = level["timestamp"]
-    data["timestamp"] = _categorical(codes[file_idx], cats)
-    frame = pd.DataFrame(data, columns=list(TABLE_COLUMNS))
+    return pd.DataFrame(data, columns=list(TABLE_COLUMNS)), file_idx
+
+
+def read_logs(paths: Sequence[str | Path], *, full_parse: bool = False,
+              progress: bool | None = None, mix_runs: bool = False) -> pd.DataFrame:
+    """Read lm-eval output folders into the tidy per-item table.
+
+    Parameters
+    ----------
+    paths:
+        Output folders (``OUT`` or ``OUT/<model>``, searched recursively,
+        symlinked folders followed) or individual ``samples_*.jsonl`` files.
+    full_parse:
+        Decode every byte of every line instead of the exact fast path that
+        skips the rendered prompts (slower; validates the whole line).
+    progress:
+        Show a tqdm progress bar (default: only on a terminal).
+    mix_runs:
+        Mix a newer partial rerun of a task with its older run, item by item
+        (default: use the newest complete run; see the module doc).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TABLE_COLUMNS`; string columns are categorical,
+        ``seed`` is nullable (None for zero-shot), ``cluster`` is NaN when the
+        doc carries none.  ``attrs["medpair"]`` holds a :class:`ReadSummary`
+        as a dict.  Runs and duplicates are resolved as described in the
+        module doc.
+    """
+    files = discover_samples_files(paths)
+    reader = SampleLineReader(full_parse=full_parse)
+    counts = np.zeros(len(files), dtype=np.int64)
+    bar = _progress(sum(f.size for f in files), progress)
+    try:
+        for i, f in enumerate(files):
+            counts[i] = reader.read_file(f.path, answers=f.identity.role != "val")
+            if bar is not None:
+                bar.update(f.size)
+    finally:
+        if bar is not None:
+            bar.close()
+    n = len(reader.cols)
+    frame, file_idx = _build_frame(files, reader, counts)
     del reader.cols  # free the arrays early
-    keep, n_ident, n_conf = _dedupe(frame) if n else (np.ones(0, dtype=bool), 0, 0)
+    notes = _read_notes(reader.stats)
+    if n:
+        used, run_notes = _select_runs(files, file_idx, frame["role"].cat.codes.to_numpy().astype(np.int64),
+                                       frame["item_key"].cat.codes.to_numpy().astype(np.int64),
+                                       list(frame["role"].cat.categories), mix_runs)
+        notes += run_notes
+        if not used.all():
+            frame = frame.loc[used].reset_index(drop=True)
+    keep, n_ident, n_conf, dup_notes = _dedupe(frame) if len(frame) else (np.ones(0, dtype=bool), 0, 0, [])
+    notes += dup_notes
     if not keep.all():
         frame = frame.loc[keep].reset_index(drop=True)
     st = reader.stats
     summary = ReadSummary(files=len(files), lines=st.lines, fast_lines=st.fast, rows_read=n,
                           rows_kept=len(frame), identical_duplicates=n_ident,
                           conflicting_duplicates=n_conf, truncated_lines=st.truncated,
-                          skipped_values=st.skipped_values)
+                          skipped_values=st.skipped_values, nan_values=st.nan_values, notes=tuple(notes),
+                          limited=tuple((str(f.path), *f.limit) for f in files if f.limit))
     if st.skipped_values:
-        logger.warning("%d metric values were not numbers (or NaN) and were skipped", st.skipped_values)
+        logger.warning("%d metric values were not numbers and were skipped", st.skipped_values)
     logger.info("read %d samples files, %d lines (%d on the fast path), %d rows kept",
                 len(files), st.lines, st.fast, len(frame))
     frame.attrs["medpair"] = asdict(summary)

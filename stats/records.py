@@ -79,6 +79,19 @@ class ComparisonRecord:
     ci_method: str
     seed: int
     """The seed passed to ``compare_scores`` for this record (derived from the run's seed)."""
+    # -- disclosure (medpair compare fills these; defaults for records built elsewhere) --
+    primary: bool = True
+    """The record of the primary metric of its (pair, dataset, setting, mode): the one the headline counts."""
+    n_test_total: int | None = None
+    """Test items of the whole split when a model's logs were made with lm-eval's ``--limit`` (else None)."""
+    majority_baseline: float | None = None
+    """Multiple choice: accuracy of always answering the most frequent gold option on these test items."""
+    majority_option: str | None = None
+    medical_answers: tuple[tuple[str, float], ...] | None = None
+    """Multiple choice: share of the test items on which the medical model chose each option (``none``: no option)."""
+    base_answers: tuple[tuple[str, float], ...] | None = None
+    answer_bias: str = ""
+    """Models whose answers are mostly one option (share above ``ANSWER_BIAS_SHARE``), e.g. ``medical: A 100%``."""
 
     def to_dict(self) -> dict[str, Any]:
         """The record as a dict in field order."""

@@ -3,9 +3,15 @@
 For one model and one cell (dataset, mode, shots, metric), every prompt
 candidate (format, few-shot seed) was run on the validation items.  The
 chosen candidate is the one with the best mean score on the *same* items --
-the items every candidate covers (a warning says when candidates cover
-different items).  Ties go to the default format ``f00`` first, then to the
-candidate id order (format number, then seed).
+the items on which every candidate has a score.  A candidate never wins
+because it covered more (or other) items: when candidates cover different
+items, or some scores are NaN, every candidate competes on the items common
+to all, and the notes say which candidates lacked which items.  Only a search
+that recorded its own schedule (``medpair run --search halving``, whose
+``manifest.json`` holds the schedule) restricts the competition to its
+finalists, and only when the logs match that schedule.  Ties go to the
+default format ``f00`` first, then to the candidate id order (format number,
+then seed).
 
 Selection modes (:data:`SELECTION_MODES`):
 
@@ -19,9 +25,11 @@ present is used (``f00`` first, then id order) and the record says so.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
-from typing import Iterable
+from pathlib import Path
+from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -33,10 +41,12 @@ __all__ = [
     "CandidateScores",
     "Choice",
     "PairChoice",
+    "SearchRecord",
     "best_candidate",
     "candidate_scores",
     "choose_pair",
     "default_candidate",
+    "find_search_record",
     "order_candidates",
 ]
 
@@ -54,8 +64,55 @@ def order_candidates(ids: Iterable[str]) -> list[str]:
 
 
 @dataclass(frozen=True)
+class SearchRecord:
+    """A successive-halving search as ``medpair run`` recorded it in ``OUT/manifest.json``."""
+
+    eta: int
+    min_items: int
+    val_items: Mapping[str, int]
+    """Validation items of each dataset in the study's plan (the last round's slice)."""
+    manifest: str
+    """Where the record was read, as ``<study folder name>/manifest.json`` (named in the report's notes)."""
+
+
+def _read_search_record(path: Path) -> SearchRecord | None:
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        config = saved["identity"]["config"]
+        if config.get("search") != "halving":
+            return None
+        items = {str(ds): int(roles["val"]) for ds, roles in saved["plan"]["items"].items()}
+        return SearchRecord(eta=int(config["halving_eta"]), min_items=int(config["halving_min_items"]),
+                            val_items=items, manifest=f"{path.parent.name}/{path.name}")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        logger.warning("cannot read the search record of %s (%s); no candidate is treated as a finalist", path, exc)
+        return None
+
+
+def find_search_record(sources: Iterable[str | Path]) -> SearchRecord | None:
+    """The halving search recorded for the log files ``sources``, or None.
+
+    ``medpair run`` writes its logs under ``OUT/runs/`` and its schedule in
+    ``OUT/manifest.json``; a file under a ``runs`` folder next to such a
+    manifest belongs to that study.  All ``sources`` must belong to the same
+    halving study, else there is no record (every candidate then competes on
+    the items common to all).
+    """
+    found: set[Path] = set()
+    for folder in {Path(s).parent for s in sources}:
+        manifest = next((p.parent / "manifest.json" for p in (folder, *folder.parents)
+                         if p.name == "runs" and (p.parent / "manifest.json").is_file()), None)
+        if manifest is None:
+            return None
+        found.add(manifest)
+    if len(found) != 1:
+        return None
+    return _read_search_record(found.pop())
+
+
+@dataclass(frozen=True)
 class CandidateScores:
-    """Scores of several candidates on the items all of them cover.
+    """Scores of the competing candidates on the items all of them cover.
 
     ``scores[i, j]`` is candidate ``candidates[i]`` on item ``items[j]``;
     candidates are in tie-break order, items sorted by key.
@@ -68,51 +125,96 @@ class CandidateScores:
     """Cluster label per item when the docs carry one (else None)."""
     n_union: int
     """Items covered by at least one candidate (>= ``len(items)``)."""
+    excluded: tuple[str, ...] = ()
+    """Candidates that did not compete: eliminated in earlier rounds of a recorded halving search."""
+    notes: tuple[str, ...] = ()
+    """What the selection left out and why (candidates lacking items, NaN scores, finalists only)."""
 
     def row(self, cand: str) -> np.ndarray:
         """Scores of one candidate, aligned with :attr:`items`."""
         return self.scores[self.candidates.index(cand)]
 
 
-def candidate_scores(rows: pd.DataFrame, *, context: str = "") -> CandidateScores:
+def _halving_finalists(coverage: np.ndarray, record: SearchRecord, dataset: str | None) -> np.ndarray | None:
+    """Mask of the finalists when the logs show exactly the recorded schedule, else None."""
+    from medpair_tasks.study import halving
+
+    n_items = record.val_items.get(dataset or "", int(coverage.max()))
+    rounds = halving.schedule(coverage.size, n_items, record.eta, record.min_items)
+    if not np.array_equal(np.sort(coverage), halving.coverage(rounds)):
+        return None
+    return coverage == n_items
+
+
+def _coverage_note(names: list[str], valid: np.ndarray, common: int, total: int) -> str:
+    counts = valid.sum(axis=1)
+    shown = ", ".join(f"{c}: {int(k)}" for c, k in zip(names[:6], counts[:6])) + (", …" if len(names) > 6 else "")
+    return (f"the {len(names)} candidates cover different items ({shown} of {total} validation items); "
+            f"every candidate competes on the {common} items common to all ({total - common} left out)")
+
+
+def _restrict(names: list[str], mat: np.ndarray, present: np.ndarray, record: SearchRecord | None,
+              dataset: str | None) -> tuple[list[str], np.ndarray, tuple[str, ...], list[str]]:
+    """Keep the finalists of a recorded halving search that the logs match; else every candidate."""
+    if record is None:
+        return names, mat, (), []
+    coverage = present.sum(axis=1)
+    finalists = _halving_finalists(coverage, record, dataset)
+    if finalists is None:
+        return names, mat, (), [f"the logs do not match the successive-halving schedule recorded in "
+                                 f"{record.manifest}; no candidate is treated as a finalist"]
+    if finalists.all():
+        return names, mat, (), []
+    excluded = tuple(c for c, keep in zip(names, finalists) if not keep)
+    kept = [c for c, keep in zip(names, finalists) if keep]
+    note = (f"selection among the {len(kept)} finalists of the successive-halving search recorded in "
+            f"{record.manifest}; the other {len(excluded)} candidates were eliminated in earlier rounds "
+            "on fewer items")
+    return kept, mat[finalists], excluded, [note]
+
+
+def candidate_scores(rows: pd.DataFrame, *, record: SearchRecord | None = None, context: str = "") -> CandidateScores:
     """Build the candidate × item matrix of one model's rows of one cell and role.
 
     ``rows`` has the columns ``candidate``, ``item_key``, ``score`` and
-    ``cluster`` of the tidy table, one row per (candidate, item).  When the
-    candidates cover different numbers of items, only those covering the most
-    compete: the finalists of an adaptive search (successive halving scores
-    losers on fewer items), or the complete runs when one was cut short.  Of
-    those, only items covered by every one are kept.  A warning (with
-    ``context``) says what was dropped.
+    ``cluster`` of the tidy table (``dataset`` too with a ``record``), one row
+    per (candidate, item); a NaN score counts as no score.  Every candidate
+    competes on the items where all of them have a score; with ``record`` (a
+    halving search, see :func:`find_search_record`) whose schedule the logs
+    match, only its finalists compete.  The notes (and a warning, with
+    ``context``) say what was left out.
     """
     cand = rows["candidate"].astype(str).to_numpy()
     item = rows["item_key"].astype(str).to_numpy()
-    cand_names = order_candidates(np.unique(cand).tolist())
-    cand_pos = {c: i for i, c in enumerate(cand_names)}
+    names = order_candidates(np.unique(cand).tolist())
+    cand_pos = {c: i for i, c in enumerate(names)}
     item_names, item_idx = np.unique(item, return_inverse=True)
     ci = np.fromiter((cand_pos[c] for c in cand), dtype=np.int64, count=cand.size)
-    mat = np.full((len(cand_names), item_names.size), np.nan)
+    mat = np.full((len(names), item_names.size), np.nan)
     mat[ci, item_idx] = rows["score"].to_numpy(dtype=np.float64)
-    coverage = (~np.isnan(mat)).sum(axis=1)
-    most = coverage == coverage.max()
-    if not most.all():
-        logger.warning("%s: the %d candidates cover different items; the %d covering the most (%d items) "
-                       "compete", context or "candidates", len(cand_names), int(most.sum()), int(coverage.max()))
-        cand_names = [c for c, keep in zip(cand_names, most) if keep]
-        mat = mat[most]
-    full = ~np.isnan(mat).any(axis=0)
+    present = np.zeros(mat.shape, dtype=bool)
+    present[ci, item_idx] = True
+    dataset = str(rows["dataset"].iloc[0]) if record is not None and "dataset" in rows and len(rows) else None
+    names, mat, excluded, notes = _restrict(names, mat, present, record, dataset)
+    valid = ~np.isnan(mat)
+    nan_counts = (~valid & present[[cand_pos[c] for c in names]]).sum(axis=1)
+    if nan_counts.any():
+        notes.append("NaN validation scores (left out like missing items): " + ", ".join(
+            f"{c} {int(k)}" for c, k in zip(names, nan_counts) if k))
+    full = valid.all(axis=0)
     if not full.all():
-        logger.warning("%s: the %d candidates cover different items; using the %d items common "
-                       "to all (of %d)", context or "candidates", len(cand_names), int(full.sum()),
-                       item_names.size)
+        notes.append(_coverage_note(names, valid, int(full.sum()), item_names.size))
+    for text in notes:
+        logger.warning("%s: %s", context or "candidates", text)
     clusters = None
     if "cluster" in rows and rows["cluster"].notna().any():
         first = pd.Series(rows["cluster"].astype(object).to_numpy(), index=item).groupby(level=0).first()
         labels = [first.get(k) for k in item_names[full]]
         clusters = tuple(f"\x00item:{k}" if (c is None or (isinstance(c, float) and np.isnan(c))) else str(c)
                          for k, c in zip(item_names[full], labels))
-    return CandidateScores(candidates=tuple(cand_names), items=tuple(item_names[full].tolist()),
-                           scores=mat[:, full], clusters=clusters, n_union=int(item_names.size))
+    return CandidateScores(candidates=tuple(names), items=tuple(item_names[full].tolist()),
+                           scores=mat[:, full], clusters=clusters, n_union=int(item_names.size),
+                           excluded=excluded, notes=tuple(notes))
 
 
 @dataclass(frozen=True)
@@ -137,7 +239,8 @@ def best_candidate(cs: CandidateScores) -> Choice:
     tie-break order (``f00`` first, then by id).
     """
     if cs.scores.shape[1] == 0:
-        raise ValueError("no validation item is covered by every candidate")
+        raise ValueError(f"no validation item has a score for every one of the {len(cs.candidates)} candidates "
+                         f"({'; '.join(cs.notes)})")
     means = cs.scores.mean(axis=1)
     best = means.max()
     tied = np.flatnonzero(means >= best - TIE_TOLERANCE)

@@ -20,7 +20,7 @@ from scipy.special import ndtri
 
 from ._validate import check_confidence
 
-__all__ = ["paired_se", "minimum_detectable_effect"]
+__all__ = ["MDE_POWER", "paired_se", "minimum_detectable_effect"]
 
 
 def paired_se(d: np.ndarray, cluster_index: np.ndarray | None = None) -> float:
@@ -45,7 +45,11 @@ def paired_se(d: np.ndarray, cluster_index: np.ndarray | None = None) -> float:
     return math.sqrt(max(var, 0.0))
 
 
-def minimum_detectable_effect(se: float, confidence: float = 0.95, power: float = 0.8) -> float:
+#: Power of the minimum detectable effect that records report.
+MDE_POWER = 0.8
+
+
+def minimum_detectable_effect(se: float, confidence: float = 0.95, power: float = MDE_POWER) -> float:
     """Smallest true difference a two-sided test at level ``1 - confidence`` detects with ``power``.
 
     ``MDE = (z_{1 - alpha/2} + z_{power}) * se`` with ``alpha = 1 - confidence``

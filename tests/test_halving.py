@@ -52,8 +52,12 @@ def test_study_with_halving_search(tiny_models, data_dir, tmp_path):
     progress = manifest["progress"]["medical"]["stage1"]
     first, *later = [progress[s]["tasks"] for s in sorted(progress) if "_k3_" in s]
     assert len(first) == 110 and all(len(t) < 110 for t in later)
-    records = json.loads((out / "report" / "comparisons.json").read_text())["records"]
+    report = json.loads((out / "report" / "comparisons.json").read_text())
+    records = report["records"]
+    # the report's selection used the schedule recorded in the manifest: finalists only, on all items
+    assert any("finalists of the successive-halving search recorded in study/manifest.json" in n for n in report["notes"])
     k3 = next(r for r in records if r["setting"] == "3-shot")
+    assert k3["n_val"] == manifest["plan"]["items"]["medqa"]["val"]
     fmt, _, seed = k3["medical_prompt"].partition("/s")
     assert manifest["selection"]["medical"]["medqa_mc_k3"] == f"medpair_medqa_mc_{fmt}_k3_s{seed}"
     assert manifest["selection"]["medical"]["medqa_mc_k3"] in later[-1]

@@ -13,12 +13,13 @@ PRIMARY_METRIC = "acc"
 def choose_candidates(log_dirs: list[Path], cells: tuple[Cell, ...]) -> dict[str, Candidate]:
     """The validation-best candidate of every cell (key: :attr:`Cell.key`) in one model's logs.
 
-    Uses :func:`medpair_stats.selection.best_candidate`, the rule of ``medpair compare``, so the
-    prompt run on the test role is the one the report names. Raises ValueError for a cell with
+    Uses :func:`medpair_stats.selection.best_candidate`, the rule of ``medpair compare`` (halving
+    finalists only where the manifest records that search), so the prompt run on the test role is
+    the one the report names. Raises ValueError for a cell with
     no validation logs.
     """
     from medpair_stats.logs import read_logs
-    from medpair_stats.selection import best_candidate, candidate_scores
+    from medpair_stats.selection import best_candidate, candidate_scores, find_search_record
 
     table = read_logs(log_dirs, progress=False)
     table = table[(table["role"] == "val") & (table["metric"] == PRIMARY_METRIC)]
@@ -27,7 +28,8 @@ def choose_candidates(log_dirs: list[Path], cells: tuple[Cell, ...]) -> dict[str
         rows = table[(table["dataset"] == cell.dataset) & (table["mode"] == cell.mode) & (table["shots"] == cell.shots)]
         if rows.empty:
             raise ValueError(f"no validation logs for {cell.key} under {', '.join(map(str, log_dirs))}")
-        choice = best_candidate(candidate_scores(rows, context=cell.key))
+        record = find_search_record(rows["source"].astype(str).unique())
+        choice = best_candidate(candidate_scores(rows, record=record, context=cell.key))
         format_id, _, seed = choice.candidate.partition("/s")
         chosen[cell.key] = Candidate(cell.dataset, cell.mode, format_id, cell.shots, int(seed) if seed else None)
     return chosen

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -66,11 +67,47 @@ def survivors(means: np.ndarray, keep: int) -> np.ndarray:
     return np.sort(order[:keep])
 
 
+def run_schedule(
+    rounds: tuple[Round, ...],
+    order: np.ndarray,
+    evaluate: Callable[[int, np.ndarray, np.ndarray], None],
+    rank: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> list[np.ndarray]:
+    """Drive a schedule; the one loop of ``medpair run --search halving`` and of its replays.
+
+    For each round, ``evaluate(number, alive, new_items)`` scores the alive candidates (indices
+    into the cell's candidates) on the round's new items (the next slice of ``order``, sorted);
+    between rounds, ``rank(alive, items)`` returns the alive candidates' means on every item
+    scored so far (``order``'s first ``n_items``) and the best go on. Returns the candidates
+    alive in each round; the last entry holds the finalists, which the selection rule of
+    :func:`medpair_stats.selection.candidate_scores` then decides between on all items.
+    """
+    alive = np.arange(rounds[0].n_candidates)
+    done = 0
+    history = []
+    for number, rnd in enumerate(rounds):
+        history.append(alive)
+        new = np.sort(order[done : rnd.n_items])
+        if new.size:
+            evaluate(number, alive, new)
+        done = rnd.n_items
+        keep = rounds[number + 1].n_candidates if number + 1 < len(rounds) else alive.size
+        if keep < alive.size:
+            alive = alive[survivors(rank(alive, order[:done]), keep)]
+    return history
+
+
+def coverage(rounds: tuple[Round, ...]) -> np.ndarray:
+    """Items each candidate is scored on under ``rounds``, sorted: what a halving run's logs must show."""
+    counts = []
+    for number, rnd in enumerate(rounds):
+        later = rounds[number + 1].n_candidates if number + 1 < len(rounds) else 0
+        counts += [rnd.n_items] * (rnd.n_candidates - later)
+    return np.sort(np.array(counts, dtype=np.int64))
+
+
 def simulate(scores: np.ndarray, order: np.ndarray, rounds: tuple[Round, ...]) -> int:
     """Replay a schedule on a full candidates × items score matrix; returns the chosen candidate's row."""
-    alive = np.arange(scores.shape[0])
-    for r, rnd in enumerate(rounds):
-        means = scores[np.ix_(alive, order[: rnd.n_items])].mean(axis=1)
-        keep = rounds[r + 1].n_candidates if r + 1 < len(rounds) else 1
-        alive = alive[survivors(means, keep)]
-    return int(alive[0])
+    finalists = run_schedule(rounds, order, lambda *_: None,
+                             lambda alive, items: scores[np.ix_(alive, items)].mean(axis=1))[-1]
+    return int(finalists[survivors(scores[finalists].mean(axis=1), 1)[0]])

@@ -201,28 +201,30 @@ class Study:
         total = sum(halving.requests(rounds) * self.plan.per_item(cell) for cell, rounds in work)
         with _Worker(self, side, "stage1", total, 0) as worker:
             for cell, rounds in work:
-                per_item = self.plan.per_item(cell)
-                order = halving.item_order(self.plan.items[cell.dataset]["val"], self.config.seed)
-                alive = cell.candidates()
-                done = 0
-                shard_dirs: list[Path] = []  # this cell's rounds so far
-                for number, rnd in enumerate(rounds):
-                    new = sorted(order[done : rnd.n_items].tolist())
-                    if new:
-                        tasks = tuple(c.task_name for c in alive)
-                        shard = Shard(f"val_{cell.key}_r{number}", "val", tasks, len(new) * len(tasks),
-                                      per_item * len(new) * len(tasks))
-                        samples = {task: new for task in tasks}
-                        if self._finished(side, "stage1", shard, samples):
-                            worker.bar.update(shard.n_requests)
-                        else:
-                            worker.run(shard, samples=samples)
-                        shard_dirs.append(folder / shard.id)
-                    done = rnd.n_items
-                    keep = rounds[number + 1].n_candidates if number + 1 < len(rounds) else 1
-                    if keep < len(alive):
-                        means = candidate_means(shard_dirs, cell, [c.task_name for c in alive])
-                        alive = [alive[i] for i in halving.survivors(means, keep)]
+                self._halving_cell(worker, folder, cell, rounds)
+
+    def _halving_cell(self, worker: _Worker, folder: Path, cell: Cell, rounds: tuple[halving.Round, ...]) -> None:
+        """One cell's successive halving: a shard per round, ranked on this cell's round shards only."""
+        per_item = self.plan.per_item(cell)
+        order = halving.item_order(self.plan.items[cell.dataset]["val"], self.config.seed)
+        candidates = cell.candidates()
+        shard_dirs: list[Path] = []  # this cell's rounds so far
+
+        def evaluate(number: int, alive: np.ndarray, new: np.ndarray) -> None:
+            tasks = tuple(candidates[i].task_name for i in alive)
+            shard = Shard(f"val_{cell.key}_r{number}", "val", tasks, len(new) * len(tasks),
+                          per_item * len(new) * len(tasks))
+            samples = {task: new.tolist() for task in tasks}
+            if self._finished(worker.side, "stage1", shard, samples):
+                worker.bar.update(shard.n_requests)
+            else:
+                worker.run(shard, samples=samples)
+            shard_dirs.append(folder / shard.id)
+
+        def rank(alive: np.ndarray, items: np.ndarray) -> np.ndarray:
+            return candidate_means(shard_dirs, cell, [candidates[i].task_name for i in alive])
+
+        halving.run_schedule(rounds, order, evaluate, rank)
 
     def stage2(self) -> None:
         """Each model's validation-best candidate of every cell on the test role."""

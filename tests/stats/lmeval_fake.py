@@ -66,6 +66,8 @@ class FakeTask:
     mode: str = "mc"
     prompt_padding: str = ""
     filters: tuple[str, ...] = field(default=())
+    answers: list[int] | None = None
+    """Option index each response chose (-1: none); default: always option A (mc) / the gold letter (gen)."""
 
     @property
     def filter_names(self) -> tuple[str, ...]:
@@ -75,7 +77,7 @@ class FakeTask:
 def candidate(dataset: str, fmt: str, shots: int, seed: int | None, role: str, docs: list[dict],
               scores: Sequence[float] | dict[str, Sequence[float]], *, mode: str = "mc",
               with_metadata: bool = True, name: str | None = None,
-              prompt_padding: str = "") -> FakeTask:
+              prompt_padding: str = "", answers: Sequence[int] | None = None) -> FakeTask:
     """A medpair candidate task named by the contract."""
     if name is None:
         suffix = "" if seed is None else f"_s{seed}"
@@ -86,7 +88,8 @@ def candidate(dataset: str, fmt: str, shots: int, seed: int | None, role: str, d
         meta = {"version": 1.0, "dataset": dataset, "mode": mode, "format": fmt, "shots": shots,
                 "fewshot_seed": seed, "role": role}
     return FakeTask(name=name, docs=docs, scores={k: [float(v) for v in vals] for k, vals in sc.items()},
-                    metadata=meta, num_fewshot=shots, mode=mode, prompt_padding=prompt_padding)
+                    metadata=meta, num_fewshot=shots, mode=mode, prompt_padding=prompt_padding,
+                    answers=None if answers is None else [int(a) for a in answers])
 
 
 def _render(task: FakeTask, doc: dict) -> str:
@@ -103,12 +106,15 @@ def _samples(task: FakeTask) -> list[dict]:
             if task.mode == "mc":
                 choices = [f" {LETTERS[j]}" for j in range(len(doc["options"]))]
                 arguments = [(ctx, c) for c in choices]
-                resps = [[(-0.5 - 0.1 * j, False)] for j in range(len(choices))]
-                filtered = [(-0.5 - 0.1 * j, False) for j in range(len(choices))]
+                pick = 0 if task.answers is None else task.answers[i]
+                lls = [-0.5 - 0.1 * ((j - pick) % len(choices)) for j in range(len(choices))]
+                resps = [[(ll, False)] for ll in lls]
+                filtered = [(ll, False) for ll in lls]
             else:
+                pick = target if task.answers is None else task.answers[i]
                 arguments = [(ctx, {"until": ["\n\n"], "max_gen_toks": 64, "do_sample": False})]
-                resps = [[f" The answer is {LETTERS[target]}."]]
-                filtered = [LETTERS[target]]
+                resps = [[f" The answer is {LETTERS[pick] if pick >= 0 else 'unclear'}."]]
+                filtered = [LETTERS[pick] if pick >= 0 else "[unparseable]"]
             metrics = {m: vals[i] for m, vals in task.scores.items()}
             example = {
                 "doc_id": i,
@@ -217,10 +223,12 @@ def parse_candidate(cand: str) -> tuple[str, int | None]:
 
 def write_role_run(out_root: str | Path, model: str, dataset: str, role: str,
                    cand_scores: dict[str, Sequence[float]], docs: list[dict], *, when: datetime | int,
-                   shots: int = 0, mode: str = "mc", **kwargs: Any) -> Path:
-    """One lm-eval run of several candidates of one dataset on one role."""
+                   shots: int = 0, mode: str = "mc", answers: dict[str, Sequence[int]] | None = None,
+                   **kwargs: Any) -> Path:
+    """One lm-eval run of several candidates of one dataset on one role (``answers``: per candidate)."""
     tasks = []
     for cand, scores in cand_scores.items():
         fmt, seed = parse_candidate(cand)
-        tasks.append(candidate(dataset, fmt, shots, seed, role, docs, scores, mode=mode))
+        tasks.append(candidate(dataset, fmt, shots, seed, role, docs, scores, mode=mode,
+                               answers=(answers or {}).get(cand)))
     return write_run(out_root, model, tasks, when=when, **kwargs)

@@ -181,7 +181,7 @@ def test_clusters_and_bare_default_names(tmp_path: Path) -> None:
     assert set(table["role"].astype(str)) == {"test"} and set(table["candidate"].astype(str)) == {"f00"}
 
 
-def test_non_numeric_and_nan_metric_values_are_skipped(tmp_path: Path, caplog) -> None:
+def test_non_numeric_metric_values_are_skipped_and_nan_kept_as_nan(tmp_path: Path, caplog) -> None:
     docs = make_docs("mednli", "test", 3)
     t = candidate("mednli", "f00", 0, None, "test", docs, {"acc": [1, 0, 1], "rouge1": [0.25, 0.5, 0.75]})
     folder = write_run(tmp_path, "m", [t], when=0)
@@ -194,9 +194,11 @@ def test_non_numeric_and_nan_metric_values_are_skipped(tmp_path: Path, caplog) -
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with caplog.at_level(logging.WARNING):
         table = read_logs([tmp_path])
-    assert _scores(table, metric="rouge1").to_list() == [0.25, 0.5]
+    # a NaN score stays a row (selection and pairing leave it out and say so); a string is skipped
+    assert _scores(table, metric="rouge1").to_list()[:2] == [0.25, 0.5]
+    assert np.isnan(_scores(table, metric="rouge1").to_list()[2])
     assert _scores(table, metric="acc").to_list() == [1, 0]
-    assert table.attrs["medpair"]["skipped_values"] == 2
+    assert table.attrs["medpair"]["skipped_values"] == 1 and table.attrs["medpair"]["nan_values"] == 1
 
 
 def test_doc_hash_mismatch_between_models_is_refused(tmp_path: Path) -> None:

@@ -75,16 +75,18 @@ def test_selection_uses_only_items_every_candidate_covers(caplog) -> None:
     np.testing.assert_array_equal(cs.row("f02"), [0, 1])
 
 
-def test_candidates_covering_fewer_items_do_not_compete(caplog) -> None:
-    # Successive halving scores its losers on fewer items; a cut-short run also covers fewer.
-    # On its 3 items f01 would win (it skipped the items it gets wrong): it must not compete.
+def test_candidates_covering_fewer_items_still_compete_on_common_items(caplog) -> None:
+    # Without a recorded search schedule nobody is dropped for covering fewer items: every
+    # candidate competes on the items all of them cover (here f01, which skipped the items it
+    # would get wrong, ties with f00 on the 3 common items), and the notes name the coverage.
     cands = {"f00": [1, 1, 1, 0, 0, 0], "f01": [1, 1, 1, None, None, None], "f03": [0, 1, 1, 0, 0, 1]}
     with caplog.at_level(logging.WARNING):
         cs = candidate_scores(_rows(cands), context="medqa 0-shot")
-    assert cs.candidates == ("f00", "f03") and len(cs.items) == 6
-    assert any("2 covering the most (6 items)" in r.getMessage() for r in caplog.records)
+    assert cs.candidates == ("f00", "f01", "f03") and len(cs.items) == 3 and cs.excluded == ()
+    assert any("f01: 3" in n and "3 items common to all" in n for n in cs.notes)
+    assert any("medqa 0-shot" in r.getMessage() for r in caplog.records)
     choice = best_candidate(cs)
-    assert choice.candidate == "f00" and choice.val_score == 0.5 and choice.tied == ("f03",)
+    assert choice.candidate == "f00" and choice.val_score == 1.0 and choice.tied == ("f01",)
 
 
 def test_clusters_are_carried_per_item() -> None:
