@@ -24,7 +24,8 @@ import pandas as pd
 from . import compare_scores
 from .identity import setting_name, task_name_for
 from .logs import read_logs
-from .records import ComparisonRecord, outcome_of
+from .paired import PairedComparison, decide_outcome, outcome_note, single_cluster_comparison
+from .records import ComparisonRecord
 from .selection import PairChoice, candidate_scores, choose_pair
 from .selection_aware import selection_aware_interval
 
@@ -193,14 +194,16 @@ class PairComparer:
             return None
         clusters = _clusters(med_test, items)
         rseed = _record_seed(self.seed, where)
-        cmp = compare_scores(ms.loc[items].to_numpy(), bs.loc[items].to_numpy(), clusters=clusters,
-                             n_resamples=self.n_resamples, confidence=self.confidence, method=self.ci, seed=rseed)
-        ci_low, ci_high, outcome, is_aware = cmp.ci_low, cmp.ci_high, cmp.outcome, False
-        if aware is not None:
+        cmp = self._compare(ms.loc[items].to_numpy(), bs.loc[items].to_numpy(), clusters, rseed)
+        ci_low, ci_high, outcome, note, is_aware = cmp.ci_low, cmp.ci_high, cmp.outcome, cmp.outcome_note, False
+        if aware is not None and cmp.n_clusters > 1:
             res = self._aware(aware, med_test, base_test, items, clusters, rseed, pc, where)
             if res is not None:
                 ci_low, ci_high, is_aware = res.ci_low, res.ci_high, True
-                outcome = outcome_of(ci_low, ci_high)
+                outcome = decide_outcome(cmp.p_value, ci_low, ci_high, cmp.confidence)
+                note = outcome_note(outcome, cmp.p_value, cmp.min_p, ci_low, ci_high, cmp.confidence)
+        if note:
+            self.note(f"{where}: {note}")
         base_val_score = pc.base.val_score
         if base_val_score is None and base_val is not None and pc.base.candidate in base_val.candidates:
             base_val_score = float(base_val.row(pc.base.candidate).mean())
@@ -216,7 +219,15 @@ class PairComparer:
             n_val=(pc.medical.n_val or None), selection_aware=is_aware,
             ci_low_plain=cmp.ci_low, ci_high_plain=cmp.ci_high, confidence=cmp.confidence,
             n_resamples=cmp.n_resamples,
-            ci_method=("percentile (selection-aware)" if is_aware else cmp.method), seed=rseed)
+            ci_method=("percentile (selection-aware)" if is_aware else cmp.method), seed=rseed,
+            min_p=cmp.min_p, p_method=cmp.p_method, outcome_note=note)
+
+    def _compare(self, med: np.ndarray, base: np.ndarray, clusters: list[str] | None, seed: int) -> PairedComparison:
+        """The paired comparison; items that all share one cluster give a record without interval."""
+        options = {"n_resamples": self.n_resamples, "confidence": self.confidence, "method": self.ci, "seed": seed}
+        if clusters is not None and len(set(clusters)) == 1:
+            return single_cluster_comparison(med, base, **options)
+        return compare_scores(med, base, clusters=clusters, **options)
 
     def _aware_inputs(self, med, base, pc: PairChoice, med_val, base_val, med_cands, base_cands, key):
         """None: no selection-aware interval; False: missing runs; else the inputs."""

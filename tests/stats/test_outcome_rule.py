@@ -1,0 +1,225 @@
+"""One outcome rule: win / tie / loss never contradicts the p-value printed beside it.
+
+References: ``scipy.stats.permutation_test`` (exact sign flips) for the inverted
+interval, a brute-force sign-flip computation written out here for the Monte Carlo
+paths, and simulation under a true null and under an alternative.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from lmeval_fake import make_docs, write_role_run
+from scipy import stats
+
+from medpair_stats import compare_scores
+from medpair_stats.compare import main
+
+ALPHA = 0.05
+
+
+def _sum_stat(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.sum(x, axis=axis)
+
+
+def _scipy_p(unit_sums: np.ndarray, unit_sizes: np.ndarray, delta: float) -> float:
+    """Exact two-sided sign-flip p of H0: mean difference = delta (scipy enumerates 2^K patterns)."""
+    res = stats.permutation_test((unit_sums - delta * unit_sizes,), _sum_stat, permutation_type="samples",
+                                 n_resamples=np.inf, alternative="two-sided", vectorized=True)
+    return float(res.pvalue)
+
+
+# ---------------------------------------------------------------- the VQA example of issue 15
+
+
+def _vqa_logs(root: Path) -> tuple[Path, Path]:
+    """14 VQA-RAD-format test items about 10 images; 5 of 5 discordant items favour the medical model."""
+    images = [f"img{j}" for j in (0, 0, 1, 1, 2, 2, 3, 3, 4, 5, 6, 7, 8, 9)]
+    docs = make_docs("vqarad", "test", len(images), clusters=images)
+    base = np.array([1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0], dtype=float)
+    med = base.copy()
+    for i in (1, 3, 4, 8, 13):  # one discordant item in each of 5 images, all won by the medical model
+        assert base[i] == 0.0
+        med[i] = 1.0
+    dm = write_role_run(root / "med", "med", "vqarad", "test", {"f00": med}, docs, when=0)
+    db = write_role_run(root / "base", "base", "vqarad", "test", {"f00": base}, docs, when=1)
+    return dm, db
+
+
+def test_vqa_example_is_a_tie_through_medpair_compare(tmp_path: Path, capsys) -> None:
+    dm, db = _vqa_logs(tmp_path / "logs")
+    out = tmp_path / "report"
+    assert main(["--medical", str(dm), "--base", str(db), "--out", str(out), "-q"]) == 0
+    doc = json.loads((out / "comparisons.json").read_text())
+    (rec,) = doc["records"]
+    assert (rec["n"], rec["n_clusters"], rec["b"], rec["c"]) == (14, 10, 5, 0)
+    # 5 images differ, all one way: the exact sign-flip p is 2 / 2^5, the smallest this design allows
+    assert rec["p_value"] == pytest.approx(stats.binomtest(5, 5, 0.5).pvalue)
+    assert rec["p_value"] >= ALPHA
+    assert rec["outcome"] == "tie" and rec["outcome_adjusted"] == "tie"
+    assert rec["min_p"] == pytest.approx(0.0625)
+    assert "cannot reach" in rec["outcome_note"]
+    assert any("cannot reach" in n for n in doc["notes"])
+    assert rec["ci_low"] <= 0.0 <= rec["ci_high"]  # the interval agrees with the test
+    assert rec["mcnemar_p"] is None  # clustered: McNemar would treat the 14 items as independent
+
+
+def test_too_few_discordant_items_is_a_noted_tie() -> None:
+    base = np.zeros(100)
+    med = base.copy()
+    med[:5] = 1.0  # 5 discordant items, all for the medical model; the bootstrap interval excludes 0
+    r = compare_scores(med, base, method="percentile", n_resamples=4000)
+    assert r.ci_low > 0.0
+    assert r.p_value == pytest.approx(stats.binomtest(5, 5, 0.5).pvalue)
+    assert r.outcome == "tie" and r.min_p == pytest.approx(2 / 2**5)
+    assert "cannot reach" in r.outcome_note
+    med[:6] = 1.0  # 6 of 6: 2 / 64 < 0.05, a win by both the test and the interval
+    r6 = compare_scores(med, base)
+    assert r6.p_value == pytest.approx(stats.binomtest(6, 6, 0.5).pvalue) and r6.outcome == "win"
+    assert r6.ci_low > 0.0 and r6.outcome_note == ""
+
+
+# ---------------------------------------------------------------- the inverted interval against scipy
+
+
+@pytest.mark.parametrize("clustered", [False, True])
+def test_signflip_interval_is_the_set_scipy_does_not_reject(clustered: bool) -> None:
+    rng = np.random.default_rng(11)
+    n = 30 if clustered else 11
+    labels = rng.integers(0, 11, n) if clustered else np.arange(n)
+    med = rng.normal(0.4, 1.0, n)
+    base = rng.normal(0.0, 1.0, n)
+    r = compare_scores(med, base, clusters=labels if clustered else None)
+    _, codes = np.unique(labels, return_inverse=True)
+    sums = np.bincount(codes, weights=med - base)
+    sizes = np.bincount(codes).astype(float)
+    assert math.isfinite(r.ci_low) and math.isfinite(r.ci_high)
+    eps = 1e-7 * (r.ci_high - r.ci_low)
+    assert _scipy_p(sums, sizes, r.ci_low + eps) >= ALPHA > _scipy_p(sums, sizes, r.ci_low - eps)
+    assert _scipy_p(sums, sizes, r.ci_high - eps) >= ALPHA > _scipy_p(sums, sizes, r.ci_high + eps)
+    assert r.p_value == pytest.approx(_scipy_p(sums, sizes, 0.0), rel=1e-9)
+    assert (r.ci_low > 0.0 or r.ci_high < 0.0) == (r.p_value < ALPHA)
+
+
+def _brute_force_p(d: np.ndarray, deltas: np.ndarray, n_signs: int, seed: int) -> np.ndarray:
+    """Sign-flip p(delta) by flipping random sign vectors directly (no grouping, no end points)."""
+    rng = np.random.default_rng(seed)
+    signs = rng.choice([-1.0, 1.0], size=(n_signs, d.size))
+    out = np.empty(deltas.size)
+    for j, delta in enumerate(deltas):
+        x = d - delta
+        t_star = np.abs(signs @ x)
+        out[j] = (1 + np.count_nonzero(t_star >= abs(x.sum()) - 1e-9)) / (n_signs + 1)
+    return out
+
+
+def test_signflip_interval_monte_carlo_path_matches_brute_force_on_binary_scores() -> None:
+    rng = np.random.default_rng(5)
+    n = 300  # 0/1 scores: too many patterns to enumerate, so the interval draws kind counts
+    base = (rng.random(n) < 0.6).astype(float)
+    med = np.where(rng.random(n) < 0.25, 1.0 - base, base)
+    med[rng.random(n) < 0.15] = 1.0
+    r = compare_scores(med, base, n_resamples=20_000, seed=3)
+    d = med - base
+    grid = np.round(np.arange(-0.2, 0.3, 0.004), 6)
+    p = _brute_force_p(d, grid, 20_000, seed=8)
+    accepted = grid[p >= ALPHA]
+    # Monte Carlo error of p near 0.05 with 20,000 draws is ~0.0015: allow one grid step either side
+    assert accepted.min() - 0.0041 <= r.ci_low <= accepted.min() + 0.0001
+    assert accepted.max() - 0.0001 <= r.ci_high <= accepted.max() + 0.0041
+    assert r.ci_low < r.diff < r.ci_high
+    assert grid[0] < accepted.min() and accepted.max() < grid[-1]
+
+
+# ---------------------------------------------------------------- simulation: null and alternative
+
+SIM_DESIGNS = [  # (clusters, items); clusters == items means unclustered
+    (8, 8 * 5), (10, 10), (12, 60), (20, 40), (20, 200), (40, 40), (60, 120), (60, 200), (200, 200),
+]
+
+
+def _design_labels(k: int, n: int) -> np.ndarray:
+    return np.arange(n) % k
+
+
+def _simulate(rng: np.random.Generator, k: int, n: int, binary: bool, delta: float) -> tuple[np.ndarray, ...]:
+    """Scores with a cluster-level model preference that is symmetric (null) plus a shift ``delta``.
+
+    Continuous: ``d = delta + tilt_cluster + noise``; 0/1: P(right) through a logistic
+    link with a shared cluster ease, an opposite tilt for the two models, and ``delta``
+    added on the probability scale for the medical model (so the true mean difference
+    of 0/1 scores is only approximately ``delta``; coverage is checked on continuous data).
+    """
+    labels = _design_labels(k, n)
+    tilt = rng.normal(0.0, 0.5, k)[labels]
+    if not binary:
+        base = rng.normal(0.0, 1.0, n)
+        med = base + delta + tilt + rng.standard_t(5, n) * 0.8
+        return med, base, labels
+    ease = rng.normal(0.5, 1.0, k)[labels] + rng.normal(0.0, 0.5, n)
+    p_med = 1.0 / (1.0 + np.exp(-(ease + tilt)))
+    p_base = 1.0 / (1.0 + np.exp(-(ease - tilt)))
+    u = rng.random(n)
+    v = np.where(rng.random(n) < 0.5, u, rng.random(n))
+    return (u < p_med).astype(float), (v < p_base).astype(float), labels
+
+
+def _null_run(binary: bool, reps: int, seed: int) -> dict[tuple[int, int], tuple[int, int, int]]:
+    """Per design: (non-ties, non-ties with p >= alpha, replicates whose design could reach alpha)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for k, n in SIM_DESIGNS:
+        non_ties = bad = reachable = 0
+        for rep in range(reps):
+            med, base, labels = _simulate(rng, k, n, binary, 0.0)
+            r = compare_scores(med, base, clusters=labels if k < n else None, n_resamples=1000, seed=rep)
+            non_ties += r.outcome != "tie"
+            bad += r.outcome != "tie" and r.p_value >= ALPHA
+            reachable += r.min_p < ALPHA
+        out[(k, n)] = (non_ties, bad, reachable)
+    return out
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_null_non_tie_rate_and_no_null_win_with_large_p(binary: bool) -> None:
+    reps = 250
+    res = _null_run(binary, reps, seed=2024 + binary)
+    total = sum(v[0] for v in res.values())
+    assert sum(v[1] for v in res.values()) == 0  # never a win or loss with p >= alpha
+    if not binary:
+        # continuous scores: every design reaches alpha; pooled rate over 9 x 250 replicates,
+        # binomial sd 0.46%, so 3-7% is a +-4.3 sd band
+        assert all(v[2] == reps for v in res.values())
+        assert 0.03 <= total / (reps * len(SIM_DESIGNS)) <= 0.07
+        for v in res.values():  # per design: sd 1.4%, band +-3.3 sd around 5%
+            assert v[0] / reps <= 0.05 + 3.3 * math.sqrt(0.05 * 0.95 / reps)
+    else:
+        # 0/1 scores: an exact test is discrete, its size is at most alpha and often well below
+        # (e.g. 10 items rarely have 6 discordant); the rate never exceeds alpha by more than noise
+        for v in res.values():
+            assert v[0] / reps <= 0.05 + 3.3 * math.sqrt(0.05 * 0.95 / reps)
+        large = [(k, n) for k, n in SIM_DESIGNS if n >= 120]
+        rate = sum(res[d][0] for d in large) / (reps * len(large))
+        assert 0.02 <= rate <= 0.07
+
+
+def test_coverage_under_an_alternative_is_about_95_percent() -> None:
+    rng = np.random.default_rng(77)
+    reps, delta = 200, 0.3
+    covered = {}
+    for k, n in SIM_DESIGNS:
+        hits = 0
+        for rep in range(reps):
+            med, base, labels = _simulate(rng, k, n, False, delta)
+            r = compare_scores(med, base, clusters=labels if k < n else None, n_resamples=1000, seed=rep)
+            hits += r.ci_low <= delta <= r.ci_high
+        covered[(k, n)] = hits / reps
+    pooled = float(np.mean(list(covered.values())))
+    # pooled over 1,800 replicates: binomial sd 0.51%, so 92-98% is a +-5.9 sd band
+    assert 0.92 <= pooled <= 0.98, covered
+    for rate in covered.values():  # per design: sd 1.5%, band +-3.3 sd
+        assert abs(rate - 0.95) <= 3.3 * math.sqrt(0.95 * 0.05 / reps), covered
