@@ -198,6 +198,8 @@ def compare_scores(
         ci_low, ci_high = _bootstrap_interval(d, units, inp, boot_rng)
     counts = discordant_counts(inp.medical, inp.base)
     b, c = counts if counts is not None else (None, None)
+    if counts is not None:  # a difference of 0/1 scores lies in [-1, 1] whatever the test says
+        ci_low, ci_high = max(ci_low, -1.0), min(ci_high, 1.0)
     # McNemar assumes independent pairs: only when no two items share a cluster
     mcnemar_p = mcnemar_exact_p(b, c) if counts is not None and units.unit_sized else None
     se = paired_se(d, inp.cluster_index)

@@ -81,11 +81,11 @@ class ComparisonRecord:
     ci_method: str
     seed: int
     """The seed passed to ``compare_scores`` for this record (derived from the run's seed)."""
-    min_p: float
+    min_p: float = float("nan")
     """Smallest p-value the paired test can reach on these units; ``>= 1 - confidence``: always a tie."""
-    p_method: str
+    p_method: str = ""
     """``"exact"``, ``"monte carlo"`` or ``"hoeffding bound"`` (see :mod:`medpair_stats.signflip`)."""
-    outcome_note: str
+    outcome_note: str = ""
     """Why the outcome is a tie although the interval or the test alone would not say so, or ``""``."""
 
     def to_dict(self) -> dict[str, Any]:
