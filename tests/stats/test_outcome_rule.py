@@ -223,3 +223,86 @@ def test_coverage_under_an_alternative_is_about_95_percent() -> None:
     assert 0.92 <= pooled <= 0.98, covered
     for rate in covered.values():  # per design: sd 1.5%, band +-3.3 sd
         assert abs(rate - 0.95) <= 3.3 * math.sqrt(0.95 * 0.05 / reps), covered
+
+
+# ---------------------------------------------------------------- clustered McNemar (issue 10, item 5)
+
+
+def test_mcnemar_is_left_empty_for_clustered_items_where_it_would_reject_a_true_null_too_often() -> None:
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    rng = np.random.default_rng(99)
+    reps = 300
+    naive = flip = 0
+    for rep in range(reps):
+        labels = np.repeat(np.arange(60), 8)
+        ease = rng.normal(0.0, 1.0, 60)[labels]
+        tilt = rng.normal(0.0, 1.2, 60)[labels]  # per-cluster preference, symmetric: a true null
+        med = (rng.random(labels.size) < 1 / (1 + np.exp(-(ease + tilt)))).astype(float)
+        base = (rng.random(labels.size) < 1 / (1 + np.exp(-(ease - tilt)))).astype(float)
+        r = compare_scores(med, base, clusters=labels, n_resamples=500, seed=rep)
+        assert r.mcnemar_p is None and r.b is not None
+        table = np.array([[0, r.b], [r.c, 0]])  # McNemar only uses the discordant cells
+        naive += mcnemar(table, exact=True).pvalue < ALPHA
+        flip += r.p_value < ALPHA
+    band = 3.3 * math.sqrt(0.05 * 0.95 / reps)
+    assert naive / reps > 0.15  # item-level McNemar on these clusters: far above 5%
+    assert abs(flip / reps - 0.05) <= band  # the cluster-aware p printed instead
+
+
+# ---------------------------------------------------------------- Monte Carlo floor (issue 10, item 6)
+
+
+def test_large_family_with_a_huge_effect_is_all_wins_after_holm() -> None:
+    from medpair_stats import adjust_pvalues
+    from medpair_stats.records import adjusted_outcome
+
+    rng = np.random.default_rng(3)
+    m, n, b = 600, 60, 2000  # 600 records: Holm multiplies the smallest p by 600 > (b + 1) * 0.05
+    results = []
+    for i in range(m):
+        base = rng.normal(0.5, 0.2, n)
+        med = base + 0.3 + rng.normal(0.0, 0.1, n)  # continuous scores: the Monte Carlo path
+        results.append(compare_scores(med, base, n_resamples=b, seed=i))
+    adjusted = adjust_pvalues([r.p_value for r in results], "holm")
+    outcomes = {adjusted_outcome(float(a), r.ci_low, r.ci_high, 0.95) for r, a in zip(results, adjusted)}
+    assert outcomes == {"win"}
+    assert all(not r.p_value_exact and r.p_value < 1.0 / (b + 1) for r in results)
+    assert {r.p_method for r in results} == {"hoeffding bound"}
+
+
+def test_hoeffding_bound_is_never_below_the_exact_sign_flip_p() -> None:
+    from medpair_stats.signflip import hoeffding_p
+
+    rng = np.random.default_rng(12)
+    k = 14
+    signs = 1.0 - 2.0 * ((np.arange(2**k)[:, None] >> np.arange(k)[None, :]) & 1)  # all 2^14 patterns
+    for shift in (0.0, 0.3, 0.8, 2.0):
+        for _ in range(20):
+            s = rng.normal(shift, 1.0, k)
+            exact = float(np.mean(np.abs(signs @ s) >= abs(s.sum()) - 1e-12))
+            assert hoeffding_p(abs(s.sum()), float(s @ s)) >= exact
+
+
+# ---------------------------------------------------------------- a cell in one cluster (issue 10, item 5)
+
+
+def test_cell_whose_items_share_one_cluster_is_a_noted_record_not_an_abort(tmp_path: Path) -> None:
+    from medpair_stats.compare import run_compare
+
+    rng = np.random.default_rng(4)
+    dirs = {}
+    for when, model in enumerate(("med", "base")):
+        for ds, clusters in (("medqa", ["pt0"] * 12), ("pubmedqa", None)):
+            docs = make_docs(ds, "test", 12, clusters=clusters)
+            scores = {"f00": (rng.random(12) < 0.6).astype(float)}
+            dirs[model] = write_role_run(tmp_path / "logs" / model, model, ds, "test", scores, docs,
+                                         when=2 * when + (ds == "pubmedqa"))
+    res = run_compare([dirs["med"]], [dirs["base"]], tmp_path / "out", n_resamples=500)
+    recs = {r["dataset"]: r for r in json.loads((tmp_path / "out" / "comparisons.json").read_text())["records"]}
+    assert set(recs) == {"medqa", "pubmedqa"}
+    one = recs["medqa"]
+    assert (one["n"], one["n_clusters"], one["ci_low"], one["ci_high"], one["outcome"]) == (12, 1, None, None, "tie")
+    assert "share one cluster" in one["outcome_note"]
+    assert any("medqa" in n and "share one cluster" in n for n in res.notes)
+    assert recs["pubmedqa"]["ci_low"] is not None
