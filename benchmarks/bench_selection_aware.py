@@ -91,7 +91,7 @@ def main() -> None:
     args = ap.parse_args()
     sd = 100 * np.sqrt(0.95 * 0.05 / args.reps)
     print(f"{args.reps} replicates per scenario, 8 candidates per model, {args.n_val} validation and "
-          f"{args.n_test} test items, B = {args.resamples}; binomial sd of a 95% coverage: {sd:.1f} points")
+          f"{args.n_test} test items, B = {args.resamples}; binomial sd of a 95% coverage: {sd:.1f} points\n")
     print("| scenario | interval | covers selected pair | covers procedure | width / plain |")
     print("|---|---|---|---|---|")
     for i, (name, (p_med, p_base)) in enumerate(SCENARIOS.items()):

@@ -71,13 +71,13 @@ class PairedComparison:
     diff: float
     """Mean paired difference, medical - base."""
     ci_low: float
-    """Lower end of the paired bootstrap interval of ``diff``."""
+    """Lower end of the interval of ``diff`` (``method``); -inf when the test rejects no shift below."""
     ci_high: float
-    """Upper end of the paired bootstrap interval of ``diff``."""
+    """Upper end of the interval of ``diff``; +inf when the test rejects no shift above."""
     p_value: float
     """Two-sided paired sign-flip randomization p-value for ``diff = 0``."""
     p_value_exact: bool
-    """True when ``p_value`` is exact, False when it is a Monte Carlo estimate."""
+    """True when ``p_value`` is exact, False when it is a Monte Carlo estimate or a bound."""
     mcnemar_p: float | None
     """Exact McNemar p-value; None unless all scores are 0/1, and None for clustered items
     (McNemar assumes independent pairs; ``p_value`` is then the cluster-aware test)."""
@@ -152,11 +152,12 @@ def compare_scores(
             with missing labels, a single cluster, or a bad option value.
 
     Method notes:
-        * Interval: paired bootstrap of the mean difference over items, or over
-          whole clusters (the replicate is the pseudo-sample's item-level mean).
-          0/1 data are resampled by exact category counts (see
-          :mod:`medpair_stats.bootstrap`); the distribution equals index
-          resampling.
+        * Interval, ``"signflip"``: inverts the test below over shifts of the
+          item-level mean difference (see :mod:`medpair_stats.signflip`); cut to
+          [-1, 1] for 0/1 scores. ``"percentile"`` / ``"bca"``: paired bootstrap
+          of the mean difference over items, or over whole clusters (the
+          replicate is the pseudo-sample's item-level mean); 0/1 data are
+          resampled by exact category counts (see :mod:`medpair_stats.bootstrap`).
         * ``p_value``: paired sign-flip randomization test (swap the two models'
           scores within an item, or within a whole cluster). Exact whenever the
           null distribution is small enough to enumerate — always for 0/1 scores
@@ -170,12 +171,13 @@ def compare_scores(
           clusters it would reject a true null far too often, and ``p_value``
           (whole clusters flipped) is the cluster-aware test.
         * Degenerate data: when every paired difference is equal (e.g. identical
-          score arrays) the bootstrap distribution is a point mass, so the
-          interval is ``[diff, diff]`` and ``se = mde = 0``; identical arrays give
-          ``diff = 0``, interval ``[0, 0]``, ``p_value = 1``, ``outcome = "tie"``.
+          score arrays) both intervals are ``[diff, diff]`` (the sign-flip one once
+          there are at least ``1 + log2(1 / alpha)`` units) and ``se = mde = 0``;
+          identical arrays give ``diff = 0``, ``p_value = 1``, ``outcome = "tie"``.
           With very few units (fewer than 20) a bootstrap interval cannot be wider
           than the data's range; a warning is logged. With fewer than
-          ``1 + log2(1 / alpha)`` units the sign-flip interval is unbounded.
+          ``1 + log2(1 / alpha)`` units the sign-flip test rejects no shift and
+          its interval is unbounded (``[-1, 1]`` for 0/1 scores).
     """
     inp = validate_paired(
         medical,

@@ -42,6 +42,9 @@ class MethodInfo:
     selection_aware: bool
 
 
+_INTERVAL_TEXT = {"signflip": "Interval by inverting the paired sign-flip test (the shifts it does not reject) of"}
+
+
 def _setting_shots(setting: str) -> int:
     head = setting.split("-", 1)[0]
     return int(head) if head.isdigit() else 0
@@ -143,9 +146,10 @@ def render_markdown(records: Sequence[ComparisonRecord], method: MethodInfo, not
     alpha = 1.0 - method.confidence
     adjust_name = {"holm": "Holm", "bh": "Benjamini–Hochberg"}.get(method.adjust, method.adjust)
     lines = ["# medpair: medical vs base model", ""]
-    interval = "selection-aware" if method.selection_aware else "paired bootstrap"
+    interval = ("selection-aware" if method.selection_aware else
+                "sign-flip" if method.ci_method == "signflip" else "paired bootstrap")
     lines.append(_share_line(outcome_shares(recs), "",
-                             f" (win or loss: the {conf} {interval} interval excludes 0)"))
+                             f" (win or loss: p < {alpha:.3g} and the {conf} {interval} interval excludes 0)"))
     lines.append("")
     lines.append(_share_line(outcome_shares(recs, "outcome_adjusted"),
                              f"After {adjust_name} adjustment over {len(recs)} comparisons: "))
@@ -154,10 +158,12 @@ def render_markdown(records: Sequence[ComparisonRecord], method: MethodInfo, not
           "validation items (percentile); p-values are those of the plain paired test of the chosen prompts."
           if method.selection_aware else "")
     lines.append(
-        f"Paired bootstrap of the mean test-score difference (medical − base) over items, or over "
+        f"{_INTERVAL_TEXT.get(method.ci_method, 'Paired bootstrap of')} the mean test-score difference "
+        f"(medical − base) over items, or over "
         f"clusters where docs carry one: B = {method.n_resamples:,} resamples, seed {method.seed} "
-        f"(per-record seeds derived from it), {method.ci_method} {conf} intervals; win/loss when the "
-        f"interval excludes 0.{sa}  ")
+        f"(per-record seeds derived from it), {method.ci_method} {conf} intervals; win/loss only when "
+        f"p < {alpha:.3g} and the interval excludes 0 (a design that cannot reach p < {alpha:.3g} is a "
+        f"tie, noted).{sa}  ")
     lines.append(
         f"p-values (paired randomization test) adjusted with {adjust_name} over all {len(recs)} records; "
         f"adjusted outcome = win/loss only if p_adj < {alpha:.3g} and the interval excludes 0. "
