@@ -23,11 +23,13 @@ How the null distribution is obtained, first applicable rule wins:
    with clusters), ``T`` lives on the integers ``-L … L`` (``L = sum |S_u|``) and
    its distribution is the convolution of the per-magnitude binomials, computed
    densely when that costs at most ``_EXACT_MAX_WORK`` multiply-adds.
-4. **Monte Carlo** otherwise (e.g. continuous scores over many units), with the
-   given generator: one random bit per unit, ``B`` sign patterns, and
+4. **Monte Carlo** otherwise (e.g. continuous scores over many units), on the
+   ``B`` random sign patterns the interval below also uses, and
    ``p = (1 + #{|T*| >= |T_obs|}) / (B + 1)``, a valid (slightly conservative)
-   p-value for any B. Bits are drawn as bytes and each byte is mapped to the
-   summed magnitudes of its 8 units through a 256-entry lookup table.
+   p-value for any B. Where few kinds of unit ``(S_u, m_u)`` exist, a pattern is
+   drawn as one Binomial(count, 1/2) per kind (how many of that kind keep their
+   sign); otherwise as one random bit per unit, drawn as bytes, each byte mapped
+   to the totals of its 8 units through a 256-entry lookup table.
 
 ``|T*| >= |T_obs|`` is evaluated with a tolerance of ``1e-10 * sum|S|`` so that
 sign patterns that give the observed statistic up to rounding count as ties.
@@ -68,8 +70,7 @@ import numpy as np
 from scipy.special import gammaln
 from scipy.stats import binom
 
-__all__ = ["SignFlipAnalysis", "SignFlipResult", "hoeffding_p", "min_attainable_p", "sign_flip_analysis",
-           "sign_flip_test"]
+__all__ = ["SignFlipAnalysis", "SignFlipResult", "hoeffding_p", "min_attainable_p", "sign_flip_analysis"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ _WEIGHT_TOL = 1e-9
 
 @dataclass(frozen=True)
 class SignFlipResult:
-    """Outcome of :func:`sign_flip_test`."""
+    """The sign-flip test of ``diff = 0`` (part of :class:`SignFlipAnalysis`)."""
 
     p_value: float
     """Two-sided p-value."""
@@ -105,24 +106,6 @@ class SignFlipResult:
     """Monte Carlo draws used (0 when exact)."""
     p_method: str = "exact"
     """``"exact"``, ``"monte carlo"`` or ``"hoeffding bound"`` (the Monte Carlo floor was lifted)."""
-
-
-def sign_flip_test(unit_sums: np.ndarray, n_resamples: int, rng: np.random.Generator) -> SignFlipResult:
-    """Two-sided sign-flip test that the unit sums are symmetric about zero.
-
-    Args:
-        unit_sums: summed paired difference of each resampling unit (item or cluster).
-        n_resamples: Monte Carlo draws when the exact distribution is too large.
-        rng: generator used only on the Monte Carlo path.
-    """
-    sums = np.asarray(unit_sums, dtype=np.float64)
-    exact = _exact_p(sums)
-    if exact is not None:
-        return SignFlipResult(exact, True, 0)
-    mags = np.abs(sums[sums != 0.0])
-    logger.debug("sign-flip test: Monte Carlo with %d draws over %d units", n_resamples, mags.size)
-    kept, _ = _random_kept_totals(mags, np.ones(mags.size), n_resamples, rng)
-    return _monte_carlo_result(_hits(kept, float(mags.sum()), sums), n_resamples, sums)
 
 
 @dataclass(frozen=True)
@@ -147,9 +130,9 @@ def sign_flip_analysis(
 ) -> SignFlipAnalysis:
     """The paired sign-flip test and its inverted interval, from one set of sign patterns.
 
-    The p-value is exact wherever :func:`sign_flip_test` is; otherwise it is
-    counted on the same Monte Carlo patterns as the interval, so the interval
-    excludes 0 exactly when ``p < 1 - confidence``.
+    The p-value is exact by rules 1-3 of the module docstring; otherwise (rule 4)
+    it is counted on the same Monte Carlo patterns as the interval, so the
+    interval excludes 0 exactly when ``p < 1 - confidence``.
 
     Args:
         unit_sums: summed paired difference of each unit (item or cluster).
@@ -162,11 +145,13 @@ def sign_flip_analysis(
     sizes = np.asarray(unit_sizes, dtype=np.float64)
     patterns = _null_patterns(sums, sizes, n_resamples, rng)
     exact = _exact_p(sums)
+    hit = np.abs(2.0 * patterns.kept_values - float(sums.sum())) >= _threshold(sums)
+    if exact is None and patterns.exact:  # many kinds of unit but few patterns (a large B)
+        exact = float(min(1.0, patterns.weights[hit].sum()))
     if exact is not None:
         test = SignFlipResult(exact, True, 0)
     else:
-        hits = _hits(patterns.kept_values, float(sums.sum()), sums)
-        test = _monte_carlo_result(hits, n_resamples, sums)
+        test = _monte_carlo_result(int(np.count_nonzero(hit)), n_resamples, sums)
     ci_low, ci_high = _inverted_interval(sums, sizes, patterns, 1.0 - confidence)
     return SignFlipAnalysis(test=test, ci_low=ci_low, ci_high=ci_high, min_p=min_attainable_p(sums))
 
@@ -191,15 +176,6 @@ def _exact_p(sums: np.ndarray) -> float | None:
 def _threshold(sums: np.ndarray) -> float:
     """Observed ``|T|`` less the rounding tolerance: patterns at or above it count as hits."""
     return abs(float(sums.sum())) - _REL_TOL * float(np.abs(sums).sum())
-
-
-def _hits(kept_values: np.ndarray, drawn_total: float, sums: np.ndarray) -> int:
-    """Patterns with ``|T*| >= |T_obs|``, where ``T* = 2 * kept - drawn_total``.
-
-    ``drawn_total`` is the sum of the values the patterns were drawn over (the
-    magnitudes, or the signed unit sums): flipping the rest gives ``T*``.
-    """
-    return int(np.count_nonzero(np.abs(2.0 * kept_values - drawn_total) >= _threshold(sums)))
 
 
 def _monte_carlo_result(hits: int, n_resamples: int, sums: np.ndarray) -> SignFlipResult:

@@ -281,3 +281,11 @@ def test_cell_whose_items_share_one_cluster_is_a_noted_record_not_an_abort(tmp_p
     assert "share one cluster" in one["outcome_note"]
     assert any("medqa" in n and "share one cluster" in n for n in res.notes)
     assert recs["pubmedqa"]["ci_low"] is not None
+
+
+def test_many_units_with_a_large_b_are_enumerated_exactly() -> None:
+    rng = np.random.default_rng(1)
+    sums = rng.normal(0.5, 1.0, 20)  # 2^20 patterns: more than the grouped exact rule, fewer than B
+    r = compare_scores(sums, np.zeros(20), n_resamples=1 << 21)
+    assert r.p_value_exact and r.p_method == "exact"
+    assert r.p_value == pytest.approx(_scipy_p(sums, np.ones(20), 0.0), rel=1e-9)
