@@ -279,7 +279,7 @@ def bench_bootstrap(n: int, n_resamples: int, repeats: int = 3) -> dict:
         t_ours, t_scipy = [], []
         for r in range(repeats):
             t0 = time.perf_counter()
-            ours = compare_scores(a, b, n_resamples=n_resamples, seed=r)
+            ours = compare_scores(a, b, n_resamples=n_resamples, seed=r, method="percentile")
             t_ours.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             ref = stats.bootstrap((a, b), stat, paired=True, vectorized=True, n_resamples=n_resamples,

@@ -2,8 +2,9 @@
 
 Public API:
 
-* :func:`compare_scores` -> :class:`PairedComparison` — paired bootstrap interval,
-  win / tie / loss, sign-flip p-value, exact McNemar, SE and MDE for one comparison;
+* :func:`compare_scores` -> :class:`PairedComparison` — interval (inverted sign-flip test, or
+  paired bootstrap), win / tie / loss by one rule that agrees with the sign-flip p-value,
+  exact McNemar (unclustered 0/1 scores), SE and MDE for one comparison;
 * :func:`adjust_pvalues` — Holm or Benjamini–Hochberg over a family of comparisons;
 * :func:`mcnemar_exact_p`, :func:`minimum_detectable_effect` — the building blocks.
 """

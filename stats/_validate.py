@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 __all__ = [
-    "BOOTSTRAP_METHODS",
+    "INTERVAL_METHODS",
     "PairedInput",
     "as_scores",
     "as_cluster_index",
@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 #: Interval methods understood by :func:`medpair_stats.compare_scores`.
-BOOTSTRAP_METHODS: tuple[str, ...] = ("percentile", "bca")
+INTERVAL_METHODS: tuple[str, ...] = ("signflip", "percentile", "bca")
 
 
 @dataclass(frozen=True)
@@ -168,9 +168,9 @@ def check_n_resamples(n_resamples: int) -> int:
 
 def check_method(method: str) -> str:
     """Return the interval method in canonical (lower-case) spelling."""
-    if not isinstance(method, str) or method.lower() not in BOOTSTRAP_METHODS:
+    if not isinstance(method, str) or method.lower() not in INTERVAL_METHODS:
         raise ValueError(
-            f"method must be one of {', '.join(map(repr, BOOTSTRAP_METHODS))}; got {method!r}"
+            f"method must be one of {', '.join(map(repr, INTERVAL_METHODS))}; got {method!r}"
         )
     return method.lower()
 

@@ -27,7 +27,8 @@ from .identity import setting_name, task_name_for
 from .lineparse import ANSWER_NONE, ANSWER_UNKNOWN
 from .logfiles import check_log_path
 from .logs import read_logs
-from .records import ComparisonRecord, outcome_of
+from .paired import PairedComparison, decide_outcome, outcome_note, single_cluster_comparison
+from .records import ComparisonRecord
 from .selection import PairChoice, candidate_scores, choose_pair, find_search_record
 from .selection_aware import selection_aware_interval
 
@@ -333,14 +334,16 @@ class PairComparer:
         med_test, base_test = med.cells[key]["test"], base.cells[key]["test"]
         clusters = _clusters(med_test, items)
         rseed = _record_seed(self.seed, where)
-        cmp = compare_scores(paired.medical["score"].to_numpy(), paired.base["score"].to_numpy(), clusters=clusters,
-                             n_resamples=self.n_resamples, confidence=self.confidence, method=self.ci, seed=rseed)
-        ci_low, ci_high, outcome, is_aware = cmp.ci_low, cmp.ci_high, cmp.outcome, False
-        if aware is not None:
+        cmp = self._compare(paired.medical["score"].to_numpy(), paired.base["score"].to_numpy(), clusters, rseed)
+        ci_low, ci_high, outcome, note, is_aware = cmp.ci_low, cmp.ci_high, cmp.outcome, cmp.outcome_note, False
+        if aware is not None and cmp.n_clusters > 1:
             res = self._aware(aware, med_test, base_test, items, clusters, rseed, pc, where)
             if res is not None:
                 ci_low, ci_high, is_aware = res.ci_low, res.ci_high, True
-                outcome = outcome_of(ci_low, ci_high)
+                outcome = decide_outcome(cmp.p_value, ci_low, ci_high, cmp.confidence)
+                note = outcome_note(outcome, cmp.p_value, cmp.min_p, ci_low, ci_high, cmp.confidence)
+        if note:
+            self.note(f"{where}: {note}")
         base_val_score = pc.base.val_score
         if base_val_score is None and base_val is not None and pc.base.candidate in base_val.candidates:
             base_val_score = float(base_val.row(pc.base.candidate).mean())
@@ -363,7 +366,14 @@ class PairComparer:
             ci_method=("percentile (selection-aware)" if is_aware else cmp.method), seed=rseed,
             n_test_total=paired.n_test_total, majority_baseline=answers.majority_baseline,
             majority_option=answers.majority_option, medical_answers=answers.medical, base_answers=answers.base,
-            answer_bias=answers.bias)
+            answer_bias=answers.bias, min_p=cmp.min_p, p_method=cmp.p_method, outcome_note=note)
+
+    def _compare(self, med: np.ndarray, base: np.ndarray, clusters: list[str] | None, seed: int) -> PairedComparison:
+        """The paired comparison; items that all share one cluster give a record without interval."""
+        options = {"n_resamples": self.n_resamples, "confidence": self.confidence, "method": self.ci, "seed": seed}
+        if clusters is not None and len(set(clusters)) == 1:
+            return single_cluster_comparison(med, base, **options)
+        return compare_scores(med, base, clusters=clusters, **options)
 
     def _aware_inputs(self, med, base, pc: PairChoice, med_val, base_val, med_cands, base_cands, key):
         """None: no selection-aware interval; False: missing runs; else the inputs."""

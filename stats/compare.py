@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from ._validate import INTERVAL_METHODS
 from .cells import MissingRuns, MissingTestRunsError, PairComparer, load_side, missing_runs_error
 from .forest import write_forest_plot
 from .logs import check_data_versions
@@ -56,7 +57,7 @@ def run_compare(
     n_resamples: int = 10_000,
     confidence: float = 0.95,
     seed: int = 0,
-    ci: str = "percentile",
+    ci: str = "signflip",
     selection_aware: bool = False,
     full_parse: bool = False,
     progress: bool | None = None,
@@ -160,7 +161,9 @@ def build_parser(prog: str = "medpair compare") -> argparse.ArgumentParser:
     p.add_argument("--n-resamples", type=int, default=10_000, metavar="B", help="bootstrap resamples (default 10000)")
     p.add_argument("--confidence", type=float, default=0.95, help="interval confidence (default 0.95)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--ci", choices=("percentile", "bca"), default="percentile", help="interval method")
+    p.add_argument("--ci", choices=INTERVAL_METHODS, default="signflip",
+                   help="interval method (default signflip: the shifts the paired sign-flip test does not "
+                        "reject, so interval and p-value agree; percentile/bca: paired bootstrap)")
     p.add_argument("--selection-aware", action="store_true",
                    help="intervals that include the luck of prompt selection (needs test logs of every candidate)")
     p.add_argument("--strict-json", action="store_true",

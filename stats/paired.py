@@ -2,23 +2,37 @@
 
 :func:`compare_scores` is the one entry point: it takes two aligned arrays of
 per-item scores and returns a :class:`PairedComparison` with the accuracy
-difference, its paired bootstrap interval, win / tie / loss, a paired
-randomization p-value, the exact McNemar p-value for 0/1 scores, the closed-form
-standard error and the minimum detectable effect.
+difference, its interval, win / tie / loss, a paired randomization p-value, the
+exact McNemar p-value for unclustered 0/1 scores, the closed-form standard error
+and the minimum detectable effect.
+
+**The outcome rule** (:func:`decide_outcome`, one rule for every record):
+``"win"`` when ``p < alpha`` and the interval lies above 0, ``"loss"`` when
+``p < alpha`` and the interval lies below 0, ``"tie"`` otherwise, with ``alpha =
+1 - confidence`` and ``p`` the paired sign-flip p-value printed beside it. So no
+win or loss ever has ``p >= alpha``. The default interval (``"signflip"``) is the
+set of shifts the same sign-flip test does not reject, so the two conditions
+coincide; with a bootstrap interval (``"percentile"``, ``"bca"``) the stricter
+of the two applies and ``outcome_note`` says when they disagree. When the design
+cannot reach ``alpha`` at all (``min_p >= alpha``, e.g. fewer than 6 units that
+differ between the models at alpha = 0.05) the outcome is a tie and
+``outcome_note`` says so.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validate import validate_paired
+from ._validate import PairedInput, as_scores, check_confidence, validate_paired
 from .bootstrap import (
+    ResamplingUnits,
     bca_interval,
     bootstrap_means,
     jackknife_means,
@@ -26,10 +40,11 @@ from .bootstrap import (
     percentile_interval,
 )
 from .mcnemar import discordant_counts, mcnemar_exact_p
-from .signflip import sign_flip_test
+from .signflip import sign_flip_analysis
 from .stderr import minimum_detectable_effect, paired_se
 
-__all__ = ["Outcome", "PairedComparison", "compare_scores"]
+__all__ = ["Outcome", "PairedComparison", "compare_scores", "decide_outcome", "outcome_note",
+           "single_cluster_comparison"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +71,16 @@ class PairedComparison:
     diff: float
     """Mean paired difference, medical - base."""
     ci_low: float
-    """Lower end of the paired bootstrap interval of ``diff``."""
+    """Lower end of the interval of ``diff`` (``method``); -inf when the test rejects no shift below."""
     ci_high: float
-    """Upper end of the paired bootstrap interval of ``diff``."""
+    """Upper end of the interval of ``diff``; +inf when the test rejects no shift above."""
     p_value: float
     """Two-sided paired sign-flip randomization p-value for ``diff = 0``."""
     p_value_exact: bool
-    """True when ``p_value`` is exact, False when it is a Monte Carlo estimate."""
+    """True when ``p_value`` is exact, False when it is a Monte Carlo estimate or a bound."""
     mcnemar_p: float | None
-    """Exact McNemar p-value (ignores clustering); None unless all scores are 0/1."""
+    """Exact McNemar p-value; None unless all scores are 0/1, and None for clustered items
+    (McNemar assumes independent pairs; ``p_value`` is then the cluster-aware test)."""
     b: int | None
     """Items only the medical model gets right (0/1 scores), else None."""
     c: int | None
@@ -74,11 +90,20 @@ class PairedComparison:
     mde: float
     """Minimum detectable difference: two-sided level ``1 - confidence``, 80% power."""
     outcome: Outcome
-    """``"win"`` if ``ci_low > 0``, ``"loss"`` if ``ci_high < 0``, else ``"tie"``."""
+    """By :func:`decide_outcome`: a win or loss needs ``p_value < 1 - confidence`` and an
+    interval on that side of 0; else ``"tie"``."""
     confidence: float
     n_resamples: int
     method: str
+    """Interval method: ``"signflip"`` (inverted sign-flip test), ``"percentile"`` or ``"bca"``."""
     seed: int | None
+    min_p: float
+    """Smallest p-value the sign-flip test can give with these units (``2 / 2^K'``, ``K'`` units
+    that differ); ``>= 1 - confidence`` means no outcome but a tie is possible."""
+    p_method: str
+    """How ``p_value`` was obtained: ``"exact"``, ``"monte carlo"`` or ``"hoeffding bound"``."""
+    outcome_note: str
+    """Why the outcome is a tie despite the data, or ``""``."""
 
     def to_dict(self) -> dict[str, Any]:
         """The result as a dict of plain JSON-serialisable Python values."""
@@ -92,7 +117,7 @@ def compare_scores(
     clusters: ArrayLike | None = None,
     n_resamples: int = 10_000,
     confidence: float = 0.95,
-    method: str = "percentile",
+    method: str = "signflip",
     seed: int | None = 0,
 ) -> PairedComparison:
     """Compare two models' per-item scores on the same items, pairing item by item.
@@ -104,12 +129,15 @@ def compare_scores(
         clusters: optional label per item (patient id, passage id …). Items that
             share a label are resampled, flipped and counted together, and the
             standard error is cluster-robust.
-        n_resamples: bootstrap replicates, also the Monte Carlo draws of the
-            randomization test when it cannot be enumerated exactly.
-        confidence: confidence level of the interval; the p-value threshold
-            implied for the MDE is ``1 - confidence``.
-        method: ``"percentile"`` (default, the protocol of Jeong et al.) or
-            ``"bca"`` (bias-corrected and accelerated, Efron 1987).
+        n_resamples: Monte Carlo sign patterns of the randomization test and its
+            interval when they cannot be enumerated exactly; bootstrap replicates
+            for the bootstrap intervals.
+        confidence: confidence level of the interval; the test's level (and the
+            MDE's) is ``alpha = 1 - confidence``.
+        method: ``"signflip"`` (default: the shifts the paired sign-flip test does
+            not reject, so the interval and ``p_value`` always agree),
+            ``"percentile"`` (the paired bootstrap of Jeong et al.) or ``"bca"``
+            (bias-corrected and accelerated, Efron 1987).
         seed: seed of ``numpy.random.default_rng``; the generator is split into
             two independent streams (``default_rng(seed).spawn(2)``), one for the
             bootstrap and one for the randomization test, so each result depends
@@ -124,26 +152,32 @@ def compare_scores(
             with missing labels, a single cluster, or a bad option value.
 
     Method notes:
-        * Interval: paired bootstrap of the mean difference over items, or over
-          whole clusters (the replicate is the pseudo-sample's item-level mean).
-          0/1 data are resampled by exact category counts (see
-          :mod:`medpair_stats.bootstrap`); the distribution equals index
-          resampling.
+        * Interval, ``"signflip"``: inverts the test below over shifts of the
+          item-level mean difference (see :mod:`medpair_stats.signflip`); cut to
+          [-1, 1] for 0/1 scores. ``"percentile"`` / ``"bca"``: paired bootstrap
+          of the mean difference over items, or over whole clusters (the
+          replicate is the pseudo-sample's item-level mean); 0/1 data are
+          resampled by exact category counts (see :mod:`medpair_stats.bootstrap`).
         * ``p_value``: paired sign-flip randomization test (swap the two models'
           scores within an item, or within a whole cluster). Exact whenever the
           null distribution is small enough to enumerate — always for 0/1 scores
           without clusters (up to 262,143 discordant items), where it coincides
           with the exact McNemar test — and
           Monte Carlo with ``n_resamples`` draws otherwise
-          (``p = (1 + hits) / (B + 1)``). It is reported for multiplicity
-          adjustment; ``outcome`` follows the interval, as in the protocol.
+          (``p = (1 + hits) / (B + 1)``, or Hoeffding's bound on the exact
+          p-value where that is smaller, so there is no floor at ``1 / (B + 1)``).
+        * ``outcome``: :func:`decide_outcome` (see the module docstring).
+        * ``mcnemar_p``: exact McNemar for unclustered 0/1 scores only; with
+          clusters it would reject a true null far too often, and ``p_value``
+          (whole clusters flipped) is the cluster-aware test.
         * Degenerate data: when every paired difference is equal (e.g. identical
-          score arrays) the bootstrap distribution is a point mass, so the
-          interval is ``[diff, diff]`` and ``se = mde = 0``; identical arrays give
-          ``diff = 0``, interval ``[0, 0]``, ``p_value = 1``, ``outcome = "tie"``.
-          With very few units (fewer than 20) the interval cannot be wider than
-          the data's range; a warning is logged and ``p_value`` is the better
-          guide.
+          score arrays) both intervals are ``[diff, diff]`` (the sign-flip one once
+          there are at least ``1 + log2(1 / alpha)`` units) and ``se = mde = 0``;
+          identical arrays give ``diff = 0``, ``p_value = 1``, ``outcome = "tie"``.
+          With very few units (fewer than 20) a bootstrap interval cannot be wider
+          than the data's range; a warning is logged. With fewer than
+          ``1 + log2(1 / alpha)`` units the sign-flip test rejects no shift and
+          its interval is unbounded (``[-1, 1]`` for 0/1 scores).
     """
     inp = validate_paired(
         medical,
@@ -155,62 +189,100 @@ def compare_scores(
         seed=seed,
     )
     d = inp.medical - inp.base
-    n = int(d.size)
     units = make_units(d, inp.cluster_index, inp.n_clusters)
-    if units.n_units < _FEW_UNITS:
-        logger.warning(
-            "only %d resampling units: bootstrap intervals are unreliable with so few "
-            "(they cannot extend past the observed values); prefer p_value",
-            units.n_units,
-        )
     boot_rng, flip_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(inp.seed).spawn(2)
     )
-
-    diff = float(np.mean(d))
-    if np.all(d == d[0]):
-        ci_low = ci_high = diff
+    flip = sign_flip_analysis(units.sums, units.sizes, inp.confidence, inp.n_resamples, flip_rng)
+    if inp.method == "signflip":
+        ci_low, ci_high = flip.ci_low, flip.ci_high
     else:
-        replicates = bootstrap_means(units, inp.n_resamples, boot_rng)
-        if inp.method == "bca":
-            ci_low, ci_high = bca_interval(
-                replicates, units.estimate, jackknife_means(units), inp.confidence
-            )
-        else:
-            ci_low, ci_high = percentile_interval(replicates, inp.confidence)
-
-    test = sign_flip_test(units.sums, inp.n_resamples, flip_rng)
+        ci_low, ci_high = _bootstrap_interval(d, units, inp, boot_rng)
     counts = discordant_counts(inp.medical, inp.base)
-    b: int | None = None
-    c: int | None = None
-    mcnemar_p: float | None = None
-    if counts is not None:
-        b, c = counts
-        mcnemar_p = mcnemar_exact_p(b, c)
-
+    b, c = counts if counts is not None else (None, None)
+    if counts is not None:  # a difference of 0/1 scores lies in [-1, 1] whatever the test says
+        ci_low, ci_high = max(ci_low, -1.0), min(ci_high, 1.0)
+    # McNemar assumes independent pairs: only when no two items share a cluster
+    mcnemar_p = mcnemar_exact_p(b, c) if counts is not None and units.unit_sized else None
     se = paired_se(d, inp.cluster_index)
-    mde = minimum_detectable_effect(se, inp.confidence)
-    outcome: Outcome = "win" if ci_low > 0.0 else "loss" if ci_high < 0.0 else "tie"
-
+    p_value = float(flip.test.p_value)
+    outcome = decide_outcome(p_value, ci_low, ci_high, inp.confidence)
     return PairedComparison(
-        n=n,
-        n_clusters=units.n_units,
-        clustered=inp.cluster_index is not None,
-        medical_score=float(np.mean(inp.medical)),
-        base_score=float(np.mean(inp.base)),
-        diff=diff,
-        ci_low=float(ci_low),
-        ci_high=float(ci_high),
-        p_value=float(test.p_value),
-        p_value_exact=bool(test.exact),
-        mcnemar_p=mcnemar_p,
-        b=b,
-        c=c,
-        se=se,
-        mde=mde,
-        outcome=outcome,
-        confidence=inp.confidence,
-        n_resamples=inp.n_resamples,
-        method=inp.method,
-        seed=inp.seed,
+        n=int(d.size), n_clusters=units.n_units, clustered=inp.cluster_index is not None,
+        medical_score=float(np.mean(inp.medical)), base_score=float(np.mean(inp.base)),
+        diff=float(np.mean(d)), ci_low=float(ci_low), ci_high=float(ci_high),
+        p_value=p_value, p_value_exact=bool(flip.test.exact), mcnemar_p=mcnemar_p, b=b, c=c,
+        se=se, mde=minimum_detectable_effect(se, inp.confidence), outcome=outcome,
+        confidence=inp.confidence, n_resamples=inp.n_resamples, method=inp.method, seed=inp.seed,
+        min_p=flip.min_p, p_method=flip.test.p_method,
+        outcome_note=outcome_note(outcome, p_value, flip.min_p, ci_low, ci_high, inp.confidence),
     )
+
+
+def _bootstrap_interval(d: np.ndarray, units: ResamplingUnits, inp: PairedInput,
+                        rng: np.random.Generator) -> tuple[float, float]:
+    """Paired bootstrap interval (percentile or BCa) of the mean difference."""
+    if units.n_units < _FEW_UNITS:
+        logger.warning(
+            "only %d resampling units: bootstrap intervals are unreliable with so few "
+            "(they cannot extend past the observed values); prefer the signflip interval",
+            units.n_units,
+        )
+    if np.all(d == d[0]):
+        return float(d[0]), float(d[0])  # every difference equal: a point mass
+    replicates = bootstrap_means(units, inp.n_resamples, rng)
+    if inp.method == "bca":
+        return bca_interval(replicates, units.estimate, jackknife_means(units), inp.confidence)
+    return percentile_interval(replicates, inp.confidence)
+
+
+def _alpha(confidence: float) -> float:
+    return round(1.0 - confidence, 12)  # 1 - 0.95 is 0.05000000000000004 in floating point
+
+
+def decide_outcome(p_value: float, ci_low: float, ci_high: float, confidence: float) -> Outcome:
+    """The one outcome rule: win / loss only with ``p_value < 1 - confidence`` and the interval
+    on that side of 0; otherwise (or when ``p_value`` is not finite) ``"tie"``."""
+    if not math.isfinite(p_value) or p_value >= _alpha(confidence):
+        return "tie"
+    return "win" if ci_low > 0.0 else "loss" if ci_high < 0.0 else "tie"
+
+
+def outcome_note(outcome: str, p_value: float, min_p: float, ci_low: float, ci_high: float,
+                 confidence: float) -> str:
+    """Why a record is a tie although its interval or its test alone would say otherwise."""
+    alpha = _alpha(confidence)
+    if outcome != "tie":
+        return ""
+    if min_p >= alpha:
+        return (f"the design cannot reach p < {alpha:g}: too few units differ between the models "
+                f"(smallest attainable p = {min_p:.3g}); tie")
+    if ci_low > 0.0 or ci_high < 0.0:
+        return f"the interval excludes 0 but the paired test does not reject (p = {p_value:.3g}); tie"
+    if math.isfinite(p_value) and p_value < alpha:
+        return f"the paired test rejects (p = {p_value:.3g}) but the interval includes 0; tie"
+    return ""
+
+
+def single_cluster_comparison(medical: ArrayLike, base: ArrayLike, *, n_resamples: int = 10_000,
+                              confidence: float = 0.95, method: str = "signflip",
+                              seed: int | None = 0) -> PairedComparison:
+    """The record of items that all share one cluster: scores and difference, no interval.
+
+    One cluster is one resampling unit: the sign-flip test has two equally likely
+    patterns with the same ``|T|`` (``p = 1``), and neither an interval nor a
+    cluster-robust standard error exists (NaN). The outcome is a tie.
+    """
+    med, bas = as_scores(medical, "medical"), as_scores(base, "base")
+    if med.size != bas.size:
+        raise ValueError(f"medical and base must score the same items: got {med.size} and {bas.size}")
+    confidence = check_confidence(confidence)
+    counts = discordant_counts(med, bas)
+    nan = float("nan")
+    return PairedComparison(
+        n=int(med.size), n_clusters=1, clustered=True, medical_score=float(med.mean()),
+        base_score=float(bas.mean()), diff=float((med - bas).mean()), ci_low=nan, ci_high=nan,
+        p_value=1.0, p_value_exact=True, mcnemar_p=None, b=counts[0] if counts else None,
+        c=counts[1] if counts else None, se=nan, mde=nan, outcome="tie", confidence=confidence,
+        n_resamples=int(n_resamples), method=method, seed=seed, min_p=1.0, p_method="exact",
+        outcome_note=f"all {med.size} items share one cluster: no interval or test is possible; tie")

@@ -1,21 +1,22 @@
 """Comparison records: one per pair × dataset × setting × mode × metric.
 
 The first fields are the public contract of ``comparisons.json`` / ``.csv``;
-the later ones add detail.  :func:`finalize_records` adjusts the p-values
-over the whole family of records and sets ``outcome_adjusted``:
+the later ones add detail.  ``outcome`` follows the one rule of
+:func:`medpair_stats.paired.decide_outcome` (win / loss only with ``p_value <
+1 - confidence`` and the interval on that side of 0); :func:`finalize_records`
+adjusts the p-values over the whole family of records and applies the same
+rule with ``p_adjusted``:
 
     outcome_adjusted = "win"  if p_adjusted < 1 - confidence and ci_low > 0
                        "loss" if p_adjusted < 1 - confidence and ci_high < 0
                        "tie"  otherwise
 
-i.e. a win or loss must survive both the interval (the protocol's rule) and
-the multiplicity-adjusted test.  The interval itself is not widened for
-multiplicity.
+The interval itself is not widened for multiplicity.
 
-With selection-aware intervals, ``ci_low`` / ``ci_high`` / ``outcome`` come
-from the bootstrap of the whole select-then-test procedure, while ``p_value``
-(hence ``p_adjusted``) stays the plain paired test of the chosen prompts;
-``ci_low_plain`` / ``ci_high_plain`` keep the plain interval.
+With selection-aware intervals, ``ci_low`` / ``ci_high`` come from the
+bootstrap of the whole select-then-test procedure, while ``p_value`` (hence
+``p_adjusted``) stays the plain paired test of the chosen prompts; the outcome
+needs both; ``ci_low_plain`` / ``ci_high_plain`` keep the plain interval.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import adjust_pvalues
+from .multiple import adjust_pvalues
+from .paired import decide_outcome
 
-__all__ = ["RECORD_FIELDS", "ComparisonRecord", "adjusted_outcome", "finalize_records", "outcome_of"]
+__all__ = ["RECORD_FIELDS", "ComparisonRecord", "adjusted_outcome", "finalize_records"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,12 @@ class ComparisonRecord:
     base_answers: tuple[tuple[str, float], ...] | None = None
     answer_bias: str = ""
     """Models whose answers are mostly one option (share above ``ANSWER_BIAS_SHARE``), e.g. ``medical: A 100%``."""
+    min_p: float = float("nan")
+    """Smallest p-value the paired test can reach on these units; ``>= 1 - confidence``: always a tie."""
+    p_method: str = ""
+    """``"exact"``, ``"monte carlo"`` or ``"hoeffding bound"`` (see :mod:`medpair_stats.signflip`)."""
+    outcome_note: str = ""
+    """Why the outcome is a tie although the interval or the test alone would not say so, or ``""``."""
 
     def to_dict(self) -> dict[str, Any]:
         """The record as a dict in field order."""
@@ -101,17 +109,9 @@ class ComparisonRecord:
 RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ComparisonRecord))
 
 
-def outcome_of(ci_low: float, ci_high: float) -> str:
-    """Protocol outcome from an interval: win above 0, loss below 0, else tie."""
-    return "win" if ci_low > 0.0 else "loss" if ci_high < 0.0 else "tie"
-
-
 def adjusted_outcome(p_adjusted: float, ci_low: float, ci_high: float, confidence: float) -> str:
-    """Win/loss only if ``p_adjusted < 1 - confidence`` and the interval agrees."""
-    alpha = round(1.0 - confidence, 12)  # 1 - 0.95 is 0.05000000000000004 in floating point
-    if not np.isfinite(p_adjusted) or p_adjusted >= alpha:
-        return "tie"
-    return outcome_of(ci_low, ci_high)
+    """The outcome rule (:func:`~medpair_stats.paired.decide_outcome`) applied with ``p_adjusted``."""
+    return decide_outcome(p_adjusted, ci_low, ci_high, confidence)
 
 
 def finalize_records(records: Sequence[ComparisonRecord], method: str) -> list[ComparisonRecord]:

@@ -44,6 +44,9 @@ class MethodInfo:
     selection_aware: bool
 
 
+_INTERVAL_TEXT = {"signflip": "Interval by inverting the paired sign-flip test (the shifts it does not reject) of"}
+
+
 def _setting_shots(setting: str) -> int:
     head = setting.split("-", 1)[0]
     return int(head) if head.isdigit() else 0
@@ -191,8 +194,11 @@ def _share_line(s: Mapping[str, Any], prefix: str, suffix: str = "") -> str:
 
 def _headline(recs: Sequence[ComparisonRecord], method: MethodInfo, conf: str, adjust_name: str) -> list[str]:
     """The shares of the primary records, adjusted shares, and the secondary records' count."""
-    interval = "selection-aware" if method.selection_aware else "paired bootstrap"
-    lines = [_share_line(outcome_shares(recs), "", f" (win or loss: the {conf} {interval} interval excludes 0)"), ""]
+    alpha = 1.0 - method.confidence
+    interval = ("selection-aware" if method.selection_aware else
+                "sign-flip" if method.ci_method == "signflip" else "paired bootstrap")
+    suffix = f" (win or loss: p < {alpha:.3g} and the {conf} {interval} interval excludes 0)"
+    lines = [_share_line(outcome_shares(recs), "", suffix), ""]
     lines.append(_share_line(outcome_shares(recs, "outcome_adjusted"),
                              f"After {adjust_name} adjustment over {len(recs)} comparisons: "))
     secondary = [r for r in recs if not r.primary]
@@ -211,10 +217,12 @@ def _method(recs: Sequence[ComparisonRecord], method: MethodInfo, conf: str, adj
           "validation items (percentile); p-values are those of the plain paired test of the chosen prompts."
           if method.selection_aware else "")
     return [
-        f"Paired bootstrap of the mean test-score difference (medical − base) over items, or over "
+        f"{_INTERVAL_TEXT.get(method.ci_method, 'Paired bootstrap of')} the mean test-score difference "
+        f"(medical − base) over items, or over "
         f"clusters where docs carry one: B = {method.n_resamples:,} resamples, seed {method.seed} "
-        f"(per-record seeds derived from it), {method.ci_method} {conf} intervals; win/loss when the "
-        f"interval excludes 0.{sa}  ",
+        f"(per-record seeds derived from it), {method.ci_method} {conf} intervals; win/loss only when "
+        f"p < {alpha:.3g} and the interval excludes 0 (a design that cannot reach p < {alpha:.3g} is a "
+        f"tie, noted).{sa}  ",
         f"p-values (paired randomization test) adjusted with {adjust_name} over all {len(recs)} records; "
         f"adjusted outcome = win/loss only if p_adj < {alpha:.3g} and the interval excludes 0. "
         f"Prompt selection: {method.selection} (best mean on the validation items every candidate "

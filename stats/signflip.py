@@ -23,14 +23,41 @@ How the null distribution is obtained, first applicable rule wins:
    with clusters), ``T`` lives on the integers ``-L … L`` (``L = sum |S_u|``) and
    its distribution is the convolution of the per-magnitude binomials, computed
    densely when that costs at most ``_EXACT_MAX_WORK`` multiply-adds.
-4. **Monte Carlo** otherwise (e.g. continuous scores over many units), with the
-   given generator: one random bit per unit, ``B`` sign patterns, and
+4. **Monte Carlo** otherwise (e.g. continuous scores over many units), on the
+   ``B`` random sign patterns the interval below also uses, and
    ``p = (1 + #{|T*| >= |T_obs|}) / (B + 1)``, a valid (slightly conservative)
-   p-value for any B. Bits are drawn as bytes and each byte is mapped to the
-   summed magnitudes of its 8 units through a 256-entry lookup table.
+   p-value for any B. Where few kinds of unit ``(S_u, m_u)`` exist, a pattern is
+   drawn as one Binomial(count, 1/2) per kind (how many of that kind keep their
+   sign); otherwise as one random bit per unit, drawn as bytes, each byte mapped
+   to the totals of its 8 units through a 256-entry lookup table.
 
 ``|T*| >= |T_obs|`` is evaluated with a tolerance of ``1e-10 * sum|S|`` so that
 sign patterns that give the observed statistic up to rounding count as ties.
+
+**Floor of the Monte Carlo p-value.** ``(1 + hits) / (B + 1)`` is never below
+``1 / (B + 1)``, so after Holm over ``m`` records a Monte Carlo p-value can never
+go below ``m / (B + 1)``: with B = 10,000 and more than 500 records no
+continuous-score record could be a win. Hoeffding's inequality for Rademacher
+sums bounds the *exact* p-value from above, ``P(|T*| >= t) <= 2 exp(-t^2 / (2
+sum S_u^2))``; the Monte Carlo path reports the smaller of the two
+(``p_method = "hoeffding bound"`` when the bound is used). The bound is never
+below the exact p-value, so using it only makes the test more conservative than
+the exact one, and it has no floor.
+
+**Interval by inverting the same test** (:func:`sign_flip_analysis`). The test
+of ``mean difference = delta`` flips the signs of the shifted unit sums
+``S_u - delta m_u`` (``m_u`` the unit's number of items). A sign pattern splits
+the units into kept and flipped ones, and it reaches the observed statistic,
+``|T*(delta)| >= |T_obs(delta)|``, exactly when ``delta`` lies between the kept
+units' item-level mean and the flipped units' item-level mean (expand
+``T*^2 - T_obs^2`` into ``-4 M_kept M_flipped (mean_kept - delta)(mean_flipped -
+delta)``). So ``p(delta)`` is the weight of the patterns whose
+``[min(mean_kept, mean_flipped), max(...)]`` contains ``delta``, every ``p(delta)``
+comes from one sweep over sorted end points, and the interval ``{delta : p(delta)
+>= alpha}`` excludes 0 exactly when the same test rejects ``delta = 0`` (up to the
+Monte Carlo error of the interval when the p-value is exact and the interval is
+not). With fewer than ``1 + log2(1 / alpha)`` units the test cannot reject any
+``delta`` and the interval is the whole line.
 """
 
 from __future__ import annotations
@@ -40,9 +67,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import gammaln
 from scipy.stats import binom
 
-__all__ = ["SignFlipResult", "sign_flip_test"]
+__all__ = ["SignFlipAnalysis", "SignFlipResult", "hoeffding_p", "min_attainable_p", "sign_flip_analysis"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +84,19 @@ _CHUNK_ELEMENTS = 1 << 21
 _MAX_TABLE_ENTRIES = 1 << 22
 #: Relative tolerance for |T*| >= |T_obs|, relative to sum |S_u|.
 _REL_TOL = 1e-10
+#: The interval enumerates its sign patterns (grouped by unit kind) exactly when there are at
+#: most this many, or at most as many as the Monte Carlo draws it would otherwise make.
+_INTERVAL_EXACT_MIN_SUPPORT = 1 << 12
+#: Binomial draws per unit kind cost about as much as this many random signs; the interval's
+#: Monte Carlo draws kind counts when kinds * ratio <= units (as the bootstrap does).
+_KIND_COST_RATIO = 32
+#: Relative slack when comparing a pattern weight with alpha (sums of float probabilities).
+_WEIGHT_TOL = 1e-9
 
 
 @dataclass(frozen=True)
 class SignFlipResult:
-    """Outcome of :func:`sign_flip_test`."""
+    """The sign-flip test of ``diff = 0`` (part of :class:`SignFlipAnalysis`)."""
 
     p_value: float
     """Two-sided p-value."""
@@ -68,34 +104,111 @@ class SignFlipResult:
     """True when the null distribution was enumerated exactly."""
     n_resamples: int
     """Monte Carlo draws used (0 when exact)."""
+    p_method: str = "exact"
+    """``"exact"``, ``"monte carlo"`` or ``"hoeffding bound"`` (the Monte Carlo floor was lifted)."""
 
 
-def sign_flip_test(unit_sums: np.ndarray, n_resamples: int, rng: np.random.Generator) -> SignFlipResult:
-    """Two-sided sign-flip test that the unit sums are symmetric about zero.
+@dataclass(frozen=True)
+class SignFlipAnalysis:
+    """The sign-flip test of ``diff = 0`` and the interval that inverts the same test."""
+
+    test: SignFlipResult
+    ci_low: float
+    """Smallest shift the test does not reject at level ``1 - confidence`` (-inf if none is rejected)."""
+    ci_high: float
+    """Largest shift the test does not reject (+inf if none is rejected)."""
+    min_p: float
+    """Smallest p-value the test can give on these units (:func:`min_attainable_p`)."""
+
+
+def sign_flip_analysis(
+    unit_sums: np.ndarray,
+    unit_sizes: np.ndarray,
+    confidence: float,
+    n_resamples: int,
+    rng: np.random.Generator,
+) -> SignFlipAnalysis:
+    """The paired sign-flip test and its inverted interval, from one set of sign patterns.
+
+    The p-value is exact by rules 1-3 of the module docstring; otherwise (rule 4)
+    it is counted on the same Monte Carlo patterns as the interval, so the
+    interval excludes 0 exactly when ``p < 1 - confidence``.
 
     Args:
-        unit_sums: summed paired difference of each resampling unit (item or cluster).
-        n_resamples: Monte Carlo draws when the exact distribution is too large.
-        rng: generator used only on the Monte Carlo path.
+        unit_sums: summed paired difference of each unit (item or cluster).
+        unit_sizes: number of items in each unit.
+        confidence: level of the interval; the test's level is ``1 - confidence``.
+        n_resamples: Monte Carlo sign patterns where exact enumeration is too large.
+        rng: generator used only for Monte Carlo patterns.
     """
     sums = np.asarray(unit_sums, dtype=np.float64)
+    sizes = np.asarray(unit_sizes, dtype=np.float64)
+    patterns = _null_patterns(sums, sizes, n_resamples, rng)
+    exact = _exact_p(sums)
+    hit = np.abs(2.0 * patterns.kept_values - float(sums.sum())) >= _threshold(sums)
+    if exact is None and patterns.exact:  # many kinds of unit but few patterns (a large B)
+        exact = float(min(1.0, patterns.weights[hit].sum()))
+    if exact is not None:
+        test = SignFlipResult(exact, True, 0)
+    else:
+        test = _monte_carlo_result(int(np.count_nonzero(hit)), n_resamples, sums)
+    ci_low, ci_high = _inverted_interval(sums, sizes, patterns, 1.0 - confidence)
+    return SignFlipAnalysis(test=test, ci_low=ci_low, ci_high=ci_high, min_p=min_attainable_p(sums))
+
+
+def _exact_p(sums: np.ndarray) -> float | None:
+    """Exact p-value by rules 1-3 of the module docstring, or None when too large to enumerate."""
     mags = np.abs(sums[sums != 0.0])
     if mags.size == 0:
-        return SignFlipResult(p_value=1.0, exact=True, n_resamples=0)
-    observed = abs(float(sums.sum()))
-    threshold = observed - _REL_TOL * float(mags.sum())
+        return 1.0
+    threshold = _threshold(sums)
     values, counts = np.unique(mags, return_counts=True)
-
     if float(np.sum(np.log2(counts + 1.0))) <= math.log2(_EXACT_MAX_SUPPORT):
-        return SignFlipResult(_grouped_exact(values, counts, threshold), True, 0)
+        return _grouped_exact(values, counts, threshold)
     if np.all(values == np.round(values)):
         total = int(round(float(mags.sum())))
         work = (2 * total + 1) * int(np.sum(2 * values * counts + 1))
         if work <= _EXACT_MAX_WORK:
-            return SignFlipResult(_lattice_exact(values, counts, threshold), True, 0)
-    logger.debug("sign-flip test: Monte Carlo with %d draws over %d units", n_resamples, mags.size)
-    hits = _monte_carlo_hits(mags, threshold, n_resamples, rng)
-    return SignFlipResult((1.0 + hits) / (n_resamples + 1.0), False, n_resamples)
+            return _lattice_exact(values, counts, threshold)
+    return None
+
+
+def _threshold(sums: np.ndarray) -> float:
+    """Observed ``|T|`` less the rounding tolerance: patterns at or above it count as hits."""
+    return abs(float(sums.sum())) - _REL_TOL * float(np.abs(sums).sum())
+
+
+def _monte_carlo_result(hits: int, n_resamples: int, sums: np.ndarray) -> SignFlipResult:
+    """Monte Carlo p-value, replaced by the Hoeffding bound where that is smaller (no floor)."""
+    p_mc = (1.0 + hits) / (n_resamples + 1.0)
+    bound = hoeffding_p(abs(float(sums.sum())), float(np.dot(sums, sums)))
+    if bound < p_mc:
+        return SignFlipResult(bound, False, n_resamples, "hoeffding bound")
+    return SignFlipResult(p_mc, False, n_resamples, "monte carlo")
+
+
+def hoeffding_p(observed: float, sum_squares: float) -> float:
+    """Hoeffding's upper bound on the two-sided sign-flip p-value.
+
+    ``P(|sum_u e_u S_u| >= t) <= 2 exp(-t^2 / (2 sum_u S_u^2))`` for independent
+    random signs ``e_u``; ``t`` is the observed ``|sum_u S_u|``. Returns 1 when
+    ``sum_squares`` is 0.
+    """
+    if sum_squares <= 0.0:
+        return 1.0
+    return float(min(1.0, 2.0 * math.exp(-observed * observed / (2.0 * sum_squares))))
+
+
+def min_attainable_p(unit_sums: np.ndarray) -> float:
+    """Smallest two-sided p-value the sign-flip test can give on units of these magnitudes.
+
+    Only the all-kept and the all-flipped patterns reach the largest possible
+    ``|T| = sum |S_u|``, so the smallest p-value is ``2 / 2^K'`` with ``K'`` the
+    number of units whose sum is not 0 (1 when ``K' = 0``). When it is not below
+    ``alpha`` the design cannot give a significant result whatever the data.
+    """
+    nonzero = int(np.count_nonzero(np.asarray(unit_sums, dtype=np.float64)))
+    return 1.0 if nonzero == 0 else math.ldexp(1.0, 1 - nonzero)
 
 
 def _grouped_exact(values: np.ndarray, counts: np.ndarray, threshold: float) -> float:
@@ -105,8 +218,14 @@ def _grouped_exact(values: np.ndarray, counts: np.ndarray, threshold: float) -> 
     for v, m in zip(values.tolist(), counts.tolist(), strict=True):
         k = np.arange(m + 1)
         support = (support[:, None] + (v * (2 * k - m))[None, :]).ravel()
-        probs = (probs[:, None] * binom.pmf(k, m, 0.5)[None, :]).ravel()
+        probs = (probs[:, None] * _half_binomial_pmf(m)[None, :]).ravel()
     return float(min(1.0, probs[np.abs(support) >= threshold].sum()))
+
+
+def _half_binomial_pmf(m: int) -> np.ndarray:
+    """Binomial(m, 1/2) probabilities of 0 … m (log-gamma form: no overflow, no per-call overhead)."""
+    k = np.arange(m + 1, dtype=np.float64)
+    return np.exp(gammaln(m + 1.0) - gammaln(k + 1.0) - gammaln(m - k + 1.0) - m * math.log(2.0))
 
 
 def _lattice_exact(values: np.ndarray, counts: np.ndarray, threshold: float) -> float:
@@ -122,33 +241,113 @@ def _lattice_exact(values: np.ndarray, counts: np.ndarray, threshold: float) -> 
     return float(min(1.0, pmf[np.abs(support) >= threshold].sum()))
 
 
-def _monte_carlo_hits(
-    mags: np.ndarray, threshold: float, n_resamples: int, rng: np.random.Generator
-) -> int:
-    """Count random sign patterns with |T*| >= threshold (vectorised, chunked).
+def _random_kept_totals(
+    values: np.ndarray, sizes: np.ndarray, n_resamples: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random sign patterns (one bit per unit, set = kept): per pattern the kept units' totals.
 
-    With one bit per unit (bit set = keep the sign), ``T* = 2 * sum(mags[bit]) - sum(mags)``;
-    the sign of the observed sum is irrelevant because the null law is symmetric.
+    Returns ``(kept_values, kept_sizes)``, each of shape (B,): the sums of
+    ``values`` and of ``sizes`` over the kept units. Vectorised and chunked: bits
+    are drawn as bytes and each byte is mapped to the totals of its 8 units through
+    a 256-entry lookup table per byte position.
     """
-    k = mags.size
-    total = float(mags.sum())
+    k = values.size
+    columns = np.column_stack([values, sizes]).astype(np.float64)
     row_bytes = (k + 7) // 8
-    padded = np.zeros(row_bytes * 8)
-    padded[:k] = mags
+    padded = np.zeros((row_bytes * 8, 2))
+    padded[:k] = columns
     use_table = row_bytes * 256 <= _MAX_TABLE_ENTRIES
     if use_table:
-        byte_bits = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1)  # (256, 8)
-        table = (padded.reshape(row_bytes, 8) @ byte_bits.T.astype(np.float64)).ravel()
+        byte_bits = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(np.float64)
+        # table[j * 256 + byte] = totals of the units of byte position j whose bits are set
+        table = np.einsum("bi,jic->jbc", byte_bits, padded.reshape(row_bytes, 8, 2)).reshape(-1, 2)
         offsets = np.arange(row_bytes, dtype=np.intp) * 256
-    hits = 0
+    out = np.empty((n_resamples, 2))
     step = max(1, _CHUNK_ELEMENTS // row_bytes)
     for start in range(0, n_resamples, step):
-        b = min(n_resamples, start + step) - start
-        raw = np.frombuffer(rng.bytes(b * row_bytes), dtype=np.uint8).reshape(b, row_bytes)
+        stop = min(n_resamples, start + step)
+        raw = np.frombuffer(rng.bytes((stop - start) * row_bytes), dtype=np.uint8)
+        raw = raw.reshape(stop - start, row_bytes)
         if use_table:
-            kept = np.take(table, raw.astype(np.intp) + offsets).sum(axis=1)
+            out[start:stop] = np.take(table, raw.astype(np.intp) + offsets, axis=0).sum(axis=1)
         else:
-            kept = np.unpackbits(raw, axis=1).astype(np.float64) @ padded
-        t = 2.0 * kept - total
-        hits += int(np.count_nonzero(np.abs(t) >= threshold))
-    return hits
+            out[start:stop] = np.unpackbits(raw, axis=1).astype(np.float64) @ padded
+    return out[:, 0], out[:, 1]
+
+
+@dataclass(frozen=True)
+class _NullPatterns:
+    """Sign patterns of all units with their weights: per pattern the kept units' totals."""
+
+    kept_values: np.ndarray
+    kept_sizes: np.ndarray
+    weights: np.ndarray
+    """Probability of each pattern (exact) or 1 per Monte Carlo draw."""
+    exact: bool
+
+
+def _null_patterns(sums: np.ndarray, sizes: np.ndarray, n_resamples: int,
+                   rng: np.random.Generator) -> _NullPatterns:
+    """All sign patterns grouped by unit kind when no more than ``max(4096, n_resamples)``, else
+    ``n_resamples`` random ones.
+
+    Units with equal ``(S_u, m_u)`` are interchangeable: only how many of each kind
+    are kept matters (Binomial(count, 1/2), independent across kinds).
+    """
+    kinds, counts = np.unique(np.column_stack([sums, sizes]), axis=0, return_counts=True)
+    if float(np.sum(np.log2(counts + 1.0))) <= math.log2(max(_INTERVAL_EXACT_MIN_SUPPORT, n_resamples)):
+        kept_v, kept_m, weights = np.zeros(1), np.zeros(1), np.ones(1)
+        for (value, size), count in zip(kinds.tolist(), counts.tolist(), strict=True):
+            kept = np.arange(count + 1, dtype=np.float64)
+            kept_v = (kept_v[:, None] + value * kept[None, :]).ravel()
+            kept_m = (kept_m[:, None] + size * kept[None, :]).ravel()
+            weights = (weights[:, None] * _half_binomial_pmf(count)[None, :]).ravel()
+        return _NullPatterns(kept_v, kept_m, weights, True)
+    if kinds.shape[0] * _KIND_COST_RATIO <= sums.size:
+        drawn = rng.binomial(counts, 0.5, size=(n_resamples, counts.size)).astype(np.float64)
+        return _NullPatterns(drawn @ kinds[:, 0], drawn @ kinds[:, 1], np.ones(n_resamples), False)
+    kept_v, kept_m = _random_kept_totals(sums, sizes, n_resamples, rng)
+    return _NullPatterns(kept_v, kept_m, np.ones(n_resamples), False)
+
+
+def _inverted_interval(sums: np.ndarray, sizes: np.ndarray, patterns: _NullPatterns,
+                       alpha: float) -> tuple[float, float]:
+    """Hull of the shifts ``delta`` with ``p(delta) >= alpha`` (see the module docstring).
+
+    A pattern reaches the observed statistic at ``delta`` exactly when ``delta``
+    lies between its kept and its flipped units' item-level means; the patterns
+    that keep or flip every unit reach it at every ``delta``. Monte Carlo
+    patterns count the observed pattern once more (``p = (1 + hits) / (B + 1)``).
+    """
+    total_v, total_m = float(sums.sum()), float(sizes.sum())
+    kept_m = patterns.kept_sizes
+    flip_m = total_m - kept_m
+    split = (kept_m > 0.5) & (flip_m > 0.5)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kept_mean = patterns.kept_values / kept_m
+        flip_mean = (total_v - patterns.kept_values) / flip_m
+    lo = np.where(split, np.minimum(kept_mean, flip_mean), -np.inf)
+    hi = np.where(split, np.maximum(kept_mean, flip_mean), np.inf)
+    weights = patterns.weights
+    if not patterns.exact:
+        lo, hi = np.append(lo, -np.inf), np.append(hi, np.inf)
+        weights = np.append(weights, 1.0)
+    need = alpha * float(weights.sum()) * (1.0 - _WEIGHT_TOL)
+    return _acceptance_hull(lo, hi, weights, need)
+
+
+def _acceptance_hull(lo: np.ndarray, hi: np.ndarray, weights: np.ndarray, need: float) -> tuple[float, float]:
+    """Smallest and largest point covered by closed intervals ``[lo, hi]`` of total weight >= need."""
+    lo_order, hi_order = np.argsort(lo, kind="stable"), np.argsort(hi, kind="stable")
+    lo_sorted, hi_sorted = lo[lo_order], hi[hi_order]
+    started = np.concatenate([[0.0], np.cumsum(weights[lo_order])])
+    ended = np.concatenate([[0.0], np.cumsum(weights[hi_order])])
+
+    def cover(points: np.ndarray) -> np.ndarray:
+        return (started[np.searchsorted(lo_sorted, points, side="right")]
+                - ended[np.searchsorted(hi_sorted, points, side="left")])
+
+    # the covered weight only rises at a start and only falls after an end
+    low_ok = cover(lo_sorted) >= need
+    high_ok = cover(hi_sorted) >= need
+    return float(lo_sorted[np.argmax(low_ok)]), float(hi_sorted[len(hi_sorted) - 1 - np.argmax(high_ok[::-1])])

@@ -70,14 +70,17 @@ def test_non_binary_scores_give_none():
     assert r.mcnemar_p is None
 
 
-def test_clustered_binary_still_reports_item_level_mcnemar():
+def test_clustered_binary_reports_counts_but_no_mcnemar():
     med = np.array([1, 1, 0, 1, 1, 0, 1, 1], float)
     base = np.array([0, 1, 0, 0, 1, 1, 0, 1], float)
     r = compare_scores(med, base, clusters=[0, 0, 1, 1, 2, 2, 3, 3], n_resamples=200)
-    # pairs: both right 3, medical only 3, base only 1, both wrong 1
-    ref = mcnemar(np.array([[3, 3], [1, 1]]), exact=True).pvalue
+    # pairs: both right 3, medical only 3, base only 1, both wrong 1; McNemar would treat the
+    # 8 items as independent pairs, so it is left empty and p_value is the cluster-aware test
     assert (r.b, r.c) == (3, 1)
-    assert r.mcnemar_p == pytest.approx(ref)
+    assert r.mcnemar_p is None
+    # one item per cluster is no clustering: McNemar is the item-level test again
+    r = compare_scores(med, base, clusters=list("abcdefgh"), n_resamples=200)
+    assert r.mcnemar_p == pytest.approx(mcnemar(np.array([[3, 3], [1, 1]]), exact=True).pvalue)
 
 
 @pytest.mark.parametrize("b, c", [(-1, 3), (2.5, 1), (True, 2), ("3", 1)])

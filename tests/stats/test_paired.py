@@ -147,7 +147,7 @@ def test_cluster_bootstrap_pools_items_when_sizes_differ(caplog):
     assert abs(d.mean() - cluster_means.mean()) > 0.15
     ref = _scipy_cluster_ci(d, labels, "percentile", seed=5)
     with caplog.at_level("DEBUG", logger="medpair_stats.bootstrap"):
-        r = compare_scores(med, base, clusters=labels, n_resamples=20_000, seed=6)
+        r = compare_scores(med, base, clusters=labels, n_resamples=20_000, seed=6, method="percentile")
     assert "index draws" in caplog.text
     assert r.diff == pytest.approx(d.mean())
     width = ref.high - ref.low
@@ -445,8 +445,12 @@ def test_identical_arrays(scores):
 
 def test_identical_arrays_clustered():
     scores = np.array([1, 0, 1, 1, 0, 1], float)
-    r = compare_scores(scores, scores, clusters=[0, 0, 1, 1, 2, 2])
+    r = compare_scores(scores, scores, clusters=[0, 0, 1, 1, 2, 2], method="percentile")
     assert (r.ci_low, r.ci_high, r.p_value, r.outcome, r.se) == (0.0, 0.0, 1.0, "tie", 0.0)
+    # the sign-flip test cannot reject any shift with 3 units (2 / 2^3 >= 0.05): the inverted
+    # interval is the whole range a difference of 0/1 scores can take
+    r = compare_scores(scores, scores, clusters=[0, 0, 1, 1, 2, 2])
+    assert (r.ci_low, r.ci_high, r.p_value, r.outcome, r.min_p) == (-1.0, 1.0, 1.0, "tie", 1.0)
 
 
 def test_medical_right_on_every_item_base_wrong():
