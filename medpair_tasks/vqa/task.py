@@ -1,7 +1,8 @@
 """The lm-eval task class of medpair's VQA tasks (named in their YAML with ``class: !function``).
 
-A :class:`VQATask` is an lm-eval ``ConfigurableTask`` configured by YAML like any other, with
-three additions:
+A :class:`VQATask` is an lm-eval ``ConfigurableTask`` configured by YAML like any other, whose
+demonstrations never share an image with the scored item
+(:class:`medpair_tasks.sampler.SourceDisjointTask`), with three additions:
 
 - ``doc_to_image`` returns the few-shot demonstrations' images, then the item's
   (:mod:`medpair_tasks.vqa.fewshot`): 3-shot prompts with images work;
@@ -19,8 +20,8 @@ import logging
 from typing import Any
 
 from lm_eval.api.samplers import FirstNSampler
-from lm_eval.api.task import ConfigurableTask
 
+from medpair_tasks.sampler import SourceDisjointTask
 from medpair_tasks.vqa.evidence import Evidence, evidence_from_metadata, evidence_metadata
 from medpair_tasks.vqa.fewshot import check_placeholders, request_images
 from medpair_tasks.vqa.hooks import doc_images
@@ -28,7 +29,7 @@ from medpair_tasks.vqa.hooks import doc_images
 log = logging.getLogger(__name__)
 
 
-class VQATask(ConfigurableTask):
+class VQATask(SourceDisjointTask):
     """A medpair VQA task: few-shot images in order, an optional evidence slot, identity in metadata."""
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
