@@ -4,7 +4,7 @@ The leak tests build lm-eval's real requests (``TaskManager`` + ``build_all_requ
 releases in which many questions share an image or a premise (tests/fixtures/shared_source,
 written by make_shared_source_fixtures.py), and look at what the prompts show: the images'
 pixels, the premise and abstract texts. They do not ask medpair which sources it thinks a
-document has.
+document has. The rule itself, on hand-made documents: test_fewshot_rule.py.
 """
 
 from __future__ import annotations
@@ -152,3 +152,4 @@ def test_the_default_rule_reports_no_shared_source_and_the_replaced_draws(shared
 def test_zero_shot_tasks_report_nothing(shared_data):
     (task,) = _tasks("vqa", ["medpair_vqa_rad_gen_f00_k0"]).values()
     assert "fewshot_sources" not in task.dump_config()["metadata"]
+
