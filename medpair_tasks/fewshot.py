@@ -75,7 +75,9 @@ def pick_demonstrations(doc: Doc, candidates: Sequence[Doc], k: int) -> list[Doc
     return [candidates[i] for i in disjoint_positions(doc, candidates, k)]
 
 
-def candidate_prefix(scored: Sequence[Doc], ranked: Sequence[ItemT], to_doc: Callable[[ItemT], Doc], k: int) -> list[Doc]:
+def candidate_prefix(
+    scored: Sequence[Doc], ranked: Sequence[ItemT], to_doc: Callable[[ItemT], Doc], k: int
+) -> list[Doc]:
     """The shortest prefix of ``ranked`` (as documents) that gives every scored document ``k`` demonstrations.
 
     Documents are made (``to_doc``) only as far as needed, so a large pool costs nothing beyond
@@ -120,7 +122,9 @@ class SharedSources:
         return {"count": self.count, "items": list(self.items), "pairs": [list(pair) for pair in self.pairs]}
 
 
-def shared_source_demonstrations(items: Sequence[Doc], pool: Sequence[Doc], draws: Sequence[Sequence[int]]) -> SharedSources:
+def shared_source_demonstrations(
+    items: Sequence[Doc], pool: Sequence[Doc], draws: Sequence[Sequence[int]]
+) -> SharedSources:
     """Which prescribed demonstrations share a source with the item they are shown with.
 
     ``draws[i]`` are the positions in ``pool`` of the demonstrations shown with ``items[i]``

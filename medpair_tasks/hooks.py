@@ -73,7 +73,9 @@ def build_splits(
     return datasets.DatasetDict({"eval": scored_split, "fewshot": datasets.Dataset.from_list(demos)})
 
 
-def _refuse_shared_sources(dataset: str, eval_docs: list[dict[str, Any]], demos: list[dict[str, Any]], shots: int) -> None:
+def _refuse_shared_sources(
+    dataset: str, eval_docs: list[dict[str, Any]], demos: list[dict[str, Any]], shots: int
+) -> None:
     """Raise ValueError when a fixed draw, shown to every item, shares a source with one of them."""
     shared = shared_source_demonstrations(eval_docs, demos, [range(shots)] * len(eval_docs))
     if shared.count:

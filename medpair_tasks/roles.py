@@ -123,5 +123,5 @@ def scored_items(dataset: str, role: str, val_limit: int = DEFAULT_VAL_LIMIT) ->
 
 
 def fewshot_items(dataset: str, seed: int, k: int = FEWSHOT_DRAW) -> list[Item]:
-    """The ``k`` demonstrations of few-shot seed ``seed``, drawn from the pool."""
+    """The ``k`` draws of few-shot seed ``seed`` from the pool (what every knowledge item is shown)."""
     return draw_shots(dataset, roles(dataset).pool, seed, k)

@@ -60,6 +60,8 @@ class SourceDisjointTask(ConfigurableTask):
         if isinstance(sampler, FirstNSampler):
             fixed = fewshot_rule(self.config.metadata or {}) == "fixed_draws"
             self.sampler = SourceDisjointSampler(sampler.df, fixed_draws=fixed)
+        elif (self.config.num_fewshot or 0) > 0:
+            raise ValueError(f"{self.config.task}: medpair's demonstrations need the deterministic 'first_n' sampler")
 
     def demonstrations(self, doc: Doc, num_fewshot: int | None = None) -> list[Doc]:
         """The documents the prompt of ``doc`` shows before it, in order."""

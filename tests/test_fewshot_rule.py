@@ -1,4 +1,7 @@
-"""The few-shot source rule (medpair_tasks.fewshot) on hand-made documents; lm-eval's prompts: test_fewshot_sources.py."""
+"""The few-shot source rule (medpair_tasks.fewshot) on hand-made documents.
+
+lm-eval's prompts over shared-source releases: test_fewshot_sources.py.
+"""
 
 from __future__ import annotations
 
@@ -60,7 +63,8 @@ def test_too_few_source_disjoint_demonstrations_is_an_error_naming_the_item():
 
 
 def test_candidate_prefix_is_the_shortest_prefix_that_serves_every_item_and_builds_no_more():
-    ranked = [("p1", "note-1"), ("p2", "note-2"), ("p3", "note-1"), ("p4", "note-3"), ("p5", "note-4"), ("p6", "note-5")]
+    ranked = [("p1", "note-1"), ("p2", "note-2"), ("p3", "note-1"), ("p4", "note-3"), ("p5", "note-4"),
+              ("p6", "note-5")]
     made = []
 
     def to_doc(item):
@@ -87,7 +91,8 @@ def test_shared_source_demonstrations_lists_each_pair_once_per_demonstration_sho
     shared = shared_source_demonstrations(items, pool, draws)
     assert shared == SharedSources(3, (("p4", "p4"), ("s1", "p1"), ("s1", "p2")))
     assert shared.items == ("p4", "s1")
-    assert shared.as_metadata() == {"count": 3, "items": ["p4", "s1"], "pairs": [["p4", "p4"], ["s1", "p1"], ["s1", "p2"]]}
+    assert shared.as_metadata() == {"count": 3, "items": ["p4", "s1"],
+                                    "pairs": [["p4", "p4"], ["s1", "p1"], ["s1", "p2"]]}
     assert shared_source_demonstrations(items[:1], pool, [[2, 3]]).count == 0
     with pytest.raises(ValueError, match="one draw per item"):
         shared_source_demonstrations(items, pool, draws[:1])
@@ -105,7 +110,8 @@ def _toy_splits(per_item: bool, **metadata):
 def test_build_splits_gives_every_item_source_disjoint_demonstrations_or_refuses_a_fixed_draw():
     splits = _toy_splits(per_item=True)
     fewshot = list(splits["fewshot"])
-    assert [d["item_key"] for d in fewshot[:SHOTS]] == [d["item_key"] for d in draw_shots("toy", [_doc(f"p{i}") for i in range(12)], 0)]
+    seed_draws = draw_shots("toy", [_doc(f"p{i}") for i in range(12)], 0)
+    assert [d["item_key"] for d in fewshot[:SHOTS]] == [d["item_key"] for d in seed_draws]
     for doc in splits["eval"]:
         shown = pick_demonstrations(doc, fewshot, SHOTS)
         assert all(d["cluster"] != doc["cluster"] for d in shown)

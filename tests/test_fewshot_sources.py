@@ -29,7 +29,8 @@ def shared_data(data_dir, tmp_path, monkeypatch):
     root.mkdir()
     for folder in data_dir.iterdir():
         replacement = SHARED / folder.name
-        (root / folder.name).symlink_to(replacement if replacement.is_dir() else folder.resolve(), target_is_directory=True)
+        target = replacement if replacement.is_dir() else folder.resolve()
+        (root / folder.name).symlink_to(target, target_is_directory=True)
     monkeypatch.setenv("MEDPAIR_DATA_DIR", str(root))
     return root
 

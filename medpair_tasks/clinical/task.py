@@ -23,8 +23,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lm_eval.api.samplers import FirstNSampler
-
 from medpair_tasks.clinical import longhealth
 from medpair_tasks.clinical.bertscore import NOT_CONFIGURED, bertscore_config, scorer
 from medpair_tasks.clinical.sources import longhealth_texts
@@ -58,8 +56,6 @@ class ClinicalTask(SourceDisjointTask):
         self._demo_cuts = 0
         self._overflow: list[str] = []
         super().__init__(config=config)
-        if (self.config.num_fewshot or 0) > 0 and not isinstance(getattr(self, "sampler", None), FirstNSampler):
-            raise ValueError(f"{self.config.task}: truncation needs the deterministic 'first_n' few-shot sampler")
         metadata = self.config.metadata or {}
         self._side = truncation_side(metadata)
         self._bertscore = bertscore_config(metadata) if metadata.get("bertscore") else None

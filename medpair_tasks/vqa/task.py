@@ -19,8 +19,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lm_eval.api.samplers import FirstNSampler
-
 from medpair_tasks.sampler import SourceDisjointTask
 from medpair_tasks.vqa.evidence import Evidence, evidence_from_metadata, evidence_metadata
 from medpair_tasks.vqa.fewshot import check_placeholders, request_images
@@ -39,8 +37,6 @@ class VQATask(SourceDisjointTask):
         self._evidence: Evidence | None = evidence_from_metadata(metadata)
         config["metadata"] = {**metadata, **evidence_metadata(self._evidence)}
         super().__init__(config=config)
-        if (self.config.num_fewshot or 0) > 0 and not isinstance(getattr(self, "sampler", None), FirstNSampler):
-            raise ValueError(f"{self.config.task}: few-shot images need the deterministic 'first_n' sampler")
         self._record_coverage()
 
     def _record_coverage(self) -> None:
