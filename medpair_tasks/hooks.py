@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import datasets
@@ -20,8 +20,9 @@ import numpy as np
 import pyarrow as pa
 
 from medpair_tasks.extract import UNPARSEABLE, extract_answer
+from medpair_tasks.fewshot import candidate_prefix, fewshot_rule, shared_source_demonstrations
 from medpair_tasks.formats import LETTERS
-from medpair_tasks.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW, fewshot_items, scored_items
+from medpair_tasks.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW, rank_shots, roles, scored_items
 
 
 def _item_doc(item: Any, dataset: str, role: str) -> dict[str, Any]:
@@ -42,14 +43,20 @@ def docs_dataset(docs: list[dict[str, Any]]) -> datasets.Dataset:
 def build_splits(
     metadata: dict[str, Any],
     scored: Callable[[str, str, int], list],
-    shots: Callable[[str, int, int], list],
+    pool: Callable[[str], Sequence],
     as_doc: Callable[[Any, str, str], dict[str, Any]] = _item_doc,
+    per_item: bool = True,
 ) -> datasets.DatasetDict:
     """The ``eval`` split of the run's role and the ``fewshot`` split of its seed, for any task family.
 
-    ``scored(dataset, role, val_limit)`` and ``shots(dataset, seed, k)`` give the items (no
-    shots: an empty ``fewshot`` split), ``as_doc(item, dataset, role)`` turns one into an
-    lm-eval document (default: the item's own ``as_doc``).
+    ``scored(dataset, role, val_limit)`` gives the scored items, ``pool(dataset)`` the few-shot
+    pool (empty: an empty ``fewshot`` split), ``as_doc(item, dataset, role)`` turns an item into
+    an lm-eval document (default: the item's own ``as_doc``). The ``fewshot`` split is the front
+    of the seed's ranking of the pool (:func:`medpair_tasks.roles.rank_shots`): for a few-shot
+    task with ``per_item`` (a :class:`medpair_tasks.sampler.SourceDisjointTask`), as far as every
+    scored item needs to find its demonstrations that share no source with it
+    (:mod:`medpair_tasks.fewshot`); otherwise the seed's draws, which every item is shown, so
+    that a draw sharing a source with a scored item is an error.
     """
     dataset = metadata.get("dataset")
     if not dataset:
@@ -60,18 +67,47 @@ def build_splits(
     eval_docs = [as_doc(item, dataset, role) for item in scored(dataset, role, val_limit)]
     if not eval_docs:
         raise ValueError(f"{dataset}: the {role} role has no items (is the data complete?)")
-    demos = shots(dataset, seed, max(FEWSHOT_DRAW, int(metadata.get("shots") or 0)))
     scored_split = docs_dataset(eval_docs)
-    fewshot = docs_dataset([as_doc(item, dataset, "fewshot") for item in demos]) if demos else scored_split.select([])
-    return datasets.DatasetDict({"eval": scored_split, "fewshot": fewshot})
+    shots = int(metadata.get("shots") or 0)
+    items = pool(dataset)
+    if not items:
+        return datasets.DatasetDict({"eval": scored_split, "fewshot": scored_split.select([])})
+    k = max(FEWSHOT_DRAW, shots)
+    ranked = rank_shots(dataset, items, seed, k)
+
+    def to_doc(item: Any) -> dict[str, Any]:
+        return as_doc(item, dataset, "fewshot")
+
+    if shots > 0 and per_item and fewshot_rule(metadata) == "source_disjoint":
+        demos = candidate_prefix(eval_docs, ranked, to_doc, k)
+    else:
+        demos = [to_doc(item) for item in ranked[:k]]
+    if shots > 0 and not per_item:
+        _refuse_shared_sources(dataset, eval_docs, demos, shots)
+    return datasets.DatasetDict({"eval": scored_split, "fewshot": docs_dataset(demos)})
+
+
+def _refuse_shared_sources(
+    dataset: str, eval_docs: list[dict[str, Any]], demos: list[dict[str, Any]], shots: int
+) -> None:
+    """Raise ValueError when a fixed draw, shown to every item, shares a source with one of them."""
+    shared = shared_source_demonstrations(eval_docs, demos, [range(shots)] * len(eval_docs))
+    if shared.count:
+        raise ValueError(
+            f"{dataset}: {shared.count} few-shot demonstrations share a source with the scored item they would "
+            f"be shown with (items {', '.join(shared.items[:3])}); this task shows one draw to every item, so it "
+            "needs a pool with no source in common with the scored items"
+        )
 
 
 def load(**metadata: Any) -> datasets.DatasetDict:
     """lm-eval ``custom_dataset``: the scored split ``eval`` and the demonstrations ``fewshot``.
 
     Receives the task metadata merged with the CLI ``--metadata`` and ``model_args`` (ignored).
+    The knowledge tasks show every item the seed's draws (their items are their own sources, and
+    the pool never shares an item with a scored role).
     """
-    return build_splits(metadata, scored_items, fewshot_items)
+    return build_splits(metadata, scored_items, lambda dataset: roles(dataset).pool, per_item=False)
 
 
 def letters(doc: dict[str, Any]) -> list[str]:

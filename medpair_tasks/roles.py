@@ -15,12 +15,14 @@ MMLU       validation                              test                  dev (5 
 The validation role is one fixed subsample of at most ``val_limit`` items (default 500,
 seed :data:`VAL_SUBSAMPLE_SEED`), the same for every candidate prompt. Few-shot seed ``s`` draws
 :data:`FEWSHOT_DRAW` examples from the pool with ``numpy.random.default_rng(s)``; every scored
-question of that candidate gets the same examples, in the same order. The pool never shares
-an item with the validation or test role.
+question of that candidate gets the same examples, in the same order, unless one of them shares
+a source with it (:mod:`medpair_tasks.fewshot`: it then gets the next ones of the seed's
+ranking, :func:`rank_shots`). The pool never shares an item with the validation or test role.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -82,11 +84,25 @@ def pick_role(roles_: Roles, role: str, val_limit: int = DEFAULT_VAL_LIMIT) -> l
     return list(roles_.val)
 
 
-def draw_shots(dataset: str, pool: tuple, seed: int, k: int = FEWSHOT_DRAW) -> list:
-    """The ``k`` demonstrations of few-shot seed ``seed``: ``numpy.random.default_rng(seed)`` draws from ``pool``."""
+def rank_shots(dataset: str, pool: Sequence, seed: int, k: int = FEWSHOT_DRAW) -> list:
+    """The whole ``pool`` in few-shot seed ``seed``'s order of preference.
+
+    First the seed's ``k`` draws (``numpy.random.default_rng(seed).choice``), then the rest of
+    the pool in the order of a permutation by the same generator. Demonstrations are taken from
+    the front, skipping those that share a source with the scored item
+    (:mod:`medpair_tasks.fewshot`).
+    """
     if len(pool) < k:
         raise ValueError(f"{dataset}: few-shot pool has {len(pool)} items, fewer than {k}")
-    return [pool[i] for i in np.random.default_rng(seed).choice(len(pool), size=k, replace=False)]
+    rng = np.random.default_rng(seed)
+    drawn = rng.choice(len(pool), size=k, replace=False)
+    rest = np.setdiff1d(np.arange(len(pool)), drawn)
+    return [pool[i] for i in (*drawn, *rest[rng.permutation(len(rest))])]
+
+
+def draw_shots(dataset: str, pool: Sequence, seed: int, k: int = FEWSHOT_DRAW) -> list:
+    """The ``k`` draws of few-shot seed ``seed``: the front of :func:`rank_shots`."""
+    return rank_shots(dataset, pool, seed, k)[:k]
 
 
 @lru_cache(maxsize=32)
@@ -107,5 +123,5 @@ def scored_items(dataset: str, role: str, val_limit: int = DEFAULT_VAL_LIMIT) ->
 
 
 def fewshot_items(dataset: str, seed: int, k: int = FEWSHOT_DRAW) -> list[Item]:
-    """The ``k`` demonstrations of few-shot seed ``seed``, drawn from the pool."""
+    """The ``k`` draws of few-shot seed ``seed`` from the pool (what every knowledge item is shown)."""
     return draw_shots(dataset, roles(dataset).pool, seed, k)

@@ -18,7 +18,7 @@ from typing import Any
 import datasets
 
 from medpair_tasks.clinical.metrics import icd_scores, rouge_scores
-from medpair_tasks.clinical.roles import fewshot_items, scored_items
+from medpair_tasks.clinical.roles import clinical_roles, scored_items
 from medpair_tasks.hooks import build_splits
 
 
@@ -26,9 +26,10 @@ def load(**metadata: Any) -> datasets.DatasetDict:
     """lm-eval ``custom_dataset``: the scored split ``eval`` and the demonstrations ``fewshot``.
 
     Receives the task metadata merged with the CLI ``--metadata`` and ``--model_args``.
-    The ``fewshot`` split is empty for datasets without a few-shot pool.
+    The ``fewshot`` split is empty for datasets without a few-shot pool; a demonstration never
+    shares its note, patient or premise (``cluster``) with the scored item (:mod:`medpair_tasks.fewshot`).
     """
-    return build_splits(metadata, scored_items, fewshot_items)
+    return build_splits(metadata, scored_items, lambda name: clinical_roles(name).pool)
 
 
 def _generation(results: list[Any]) -> str:

@@ -134,6 +134,6 @@ def scored_items(name: str, role: str, val_limit: int = DEFAULT_VAL_LIMIT) -> li
 
 
 def fewshot_items(name: str, seed: int, k: int = FEWSHOT_DRAW) -> list[ClinicalItem]:
-    """The ``k`` demonstrations of few-shot seed ``seed``; empty for a dataset without a pool."""
+    """The ``k`` draws of few-shot seed ``seed`` (shown to every item of another cluster); empty without a pool."""
     pool = clinical_roles(name).pool
     return draw_shots(name, pool, seed, k) if pool else []

@@ -1,8 +1,10 @@
 """The lm-eval task class of medpair's clinical tasks (named in their YAML with ``class: !function``).
 
 A :class:`ClinicalTask` is an lm-eval ``ConfigurableTask`` configured by YAML like any other,
-with three additions that need the task's own settings (shots, output type, generation
-length) and the run's model, which plain ``!function`` hooks do not see:
+whose demonstrations never share a note, patient or premise with the scored item
+(:class:`medpair_tasks.sampler.SourceDisjointTask`), with three additions that need the task's
+own settings (shots, output type, generation length) and the run's model, which plain
+``!function`` hooks do not see:
 
 - **context-length-aware truncation** (:mod:`medpair_tasks.clinical.truncate`): when the full
   prompt does not fit the model's context, every note in it (the scored item's and the
@@ -21,13 +23,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lm_eval.api.samplers import FirstNSampler
-from lm_eval.api.task import ConfigurableTask
-
 from medpair_tasks.clinical import longhealth
 from medpair_tasks.clinical.bertscore import NOT_CONFIGURED, bertscore_config, scorer
 from medpair_tasks.clinical.sources import longhealth_texts
 from medpair_tasks.clinical.truncate import MARKER, Budget, resolve_budget, shorten, truncation_side, water_fill
+from medpair_tasks.sampler import SourceDisjointTask
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def _note_id(doc: dict[str, Any]) -> tuple[str, str]:
     return str(doc.get("role")), str(doc.get("item_key"))
 
 
-class ClinicalTask(ConfigurableTask):
+class ClinicalTask(SourceDisjointTask):
     """A medpair clinical task: notes cut to fit, truncation recorded, optional BERTScore."""
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
@@ -56,8 +56,6 @@ class ClinicalTask(ConfigurableTask):
         self._demo_cuts = 0
         self._overflow: list[str] = []
         super().__init__(config=config)
-        if (self.config.num_fewshot or 0) > 0 and not isinstance(getattr(self, "sampler", None), FirstNSampler):
-            raise ValueError(f"{self.config.task}: truncation needs the deterministic 'first_n' few-shot sampler")
         metadata = self.config.metadata or {}
         self._side = truncation_side(metadata)
         self._bertscore = bertscore_config(metadata) if metadata.get("bertscore") else None

@@ -13,8 +13,9 @@ demonstrations are taken by the very call ``fewshot_context`` makes (:func:`demo
 the prompt template puts each document's placeholders in front of that document's text, so
 placeholder *i* of the prompt is image *i* of the request. ``construct_requests`` then checks
 the invariant on every request (:func:`check_placeholders`) and stops the run if it is broken.
-The demonstrations are the first ``k`` documents of the task's ``fewshot`` split (sampler
-``first_n``), fixed per few-shot seed: the same for every scored item, and deterministic.
+The demonstrations are fixed per few-shot seed and deterministic: the first ``k`` documents of
+the task's ``fewshot`` split that share no image with the scored item
+(:class:`medpair_tasks.sampler.SourceDisjointTask`), the seed's draws for most items.
 """
 
 from __future__ import annotations
@@ -26,16 +27,8 @@ from medpair_tasks.vqa.items import IMAGE_PLACEHOLDER
 
 
 def demonstrations(task: Any, doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The documents ``task.fewshot_context`` shows before ``doc``, in order.
-
-    Mirrors lm-eval 0.4.13's call: ``task.sampler.sample(n=num_fewshot, eval_doc=doc if the
-    few-shot split is the test split else None)``.
-    """
-    shots = task.config.num_fewshot or 0
-    if shots <= 0:
-        return []
-    same_split = task.fewshot_cfg.split == task.config.test_split
-    return list(task.sampler.sample(n=shots, eval_doc=doc if same_split else None))
+    """The documents ``task.fewshot_context`` shows before ``doc``, in order (see :class:`SourceDisjointTask`)."""
+    return task.demonstrations(doc)
 
 
 def request_images(task: Any, doc: dict[str, Any], images_of: Callable[[dict[str, Any]], list[Any]]) -> list[Any]:

@@ -18,7 +18,7 @@ import datasets
 
 from medpair_tasks.hooks import build_splits
 from medpair_tasks.vqa.items import VQAItem
-from medpair_tasks.vqa.roles import fewshot_items, scored_items
+from medpair_tasks.vqa.roles import scored_items, vqa_roles
 from medpair_tasks.vqa.sources import load_vqa_source
 
 CLUSTER_HASH_CHARS = 16
@@ -28,7 +28,8 @@ def as_doc(item: VQAItem, dataset: str, role: str) -> dict[str, Any]:
     """The lm-eval document of an item: data fields, dataset, role, item key and image identity.
 
     ``cluster`` names the item's image(s) by content, so that questions about one image are
-    resampled together by ``medpair compare``.
+    resampled together by ``medpair compare``; ``image_sha256`` also keeps a demonstration
+    about one of the item's images out of its prompt (:mod:`medpair_tasks.fewshot`).
     """
     source = load_vqa_source(dataset)
     shas = [source.sha256(ref) for ref in item.images]
@@ -47,7 +48,7 @@ def as_doc(item: VQAItem, dataset: str, role: str) -> dict[str, Any]:
 
 def load(**metadata: Any) -> datasets.DatasetDict:
     """lm-eval ``custom_dataset``: the scored split ``eval`` and the demonstrations ``fewshot``."""
-    return build_splits(metadata, scored_items, fewshot_items, as_doc)
+    return build_splits(metadata, scored_items, lambda dataset: vqa_roles(dataset).pool, as_doc)
 
 
 def doc_images(doc: dict[str, Any]) -> list[Any]:

@@ -15,7 +15,8 @@ The two seeded splits reproduce the authors' code: VQA-RAD's validation is sciki
 ``ceil(0.2 n)`` of ``RandomState(42).permutation(n)``); MMMU's validation is ``datasets``'
 ``train_test_split(train_size=5, seed=42)`` train part (the last 5 of
 ``default_rng(42).permutation(n)``). Unlike the authors, who drew VQA-RAD demonstrations from the
-whole train split, medpair's pool never shares an item with a scored role.
+whole train split, medpair's pool never shares an item with a scored role, and no prompt shows
+a demonstration about the scored item's own image (:mod:`medpair_tasks.fewshot`).
 
 Validation subsampling (``val_limit``) and few-shot draws work as for the knowledge tasks
 (:mod:`medpair_tasks.roles`).
@@ -95,5 +96,5 @@ def scored_items(dataset: str, role: str, val_limit: int = DEFAULT_VAL_LIMIT) ->
 
 
 def fewshot_items(dataset: str, seed: int, k: int = FEWSHOT_DRAW) -> list[VQAItem]:
-    """The ``k`` demonstrations of few-shot seed ``seed``, drawn from the pool (same rule as the text tasks)."""
+    """The ``k`` draws of few-shot seed ``seed`` from the pool: shown to every item that shares no image with them."""
     return draw_shots(dataset, vqa_roles(dataset).pool, seed, k)

@@ -1,7 +1,8 @@
 """The lm-eval task class of medpair's VQA tasks (named in their YAML with ``class: !function``).
 
-A :class:`VQATask` is an lm-eval ``ConfigurableTask`` configured by YAML like any other, with
-three additions:
+A :class:`VQATask` is an lm-eval ``ConfigurableTask`` configured by YAML like any other, whose
+demonstrations never share an image with the scored item
+(:class:`medpair_tasks.sampler.SourceDisjointTask`), with three additions:
 
 - ``doc_to_image`` returns the few-shot demonstrations' images, then the item's
   (:mod:`medpair_tasks.vqa.fewshot`): 3-shot prompts with images work;
@@ -18,9 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lm_eval.api.samplers import FirstNSampler
-from lm_eval.api.task import ConfigurableTask
-
+from medpair_tasks.sampler import SourceDisjointTask
 from medpair_tasks.vqa.evidence import Evidence, evidence_from_metadata, evidence_metadata
 from medpair_tasks.vqa.fewshot import check_placeholders, request_images
 from medpair_tasks.vqa.hooks import doc_images
@@ -28,7 +27,7 @@ from medpair_tasks.vqa.hooks import doc_images
 log = logging.getLogger(__name__)
 
 
-class VQATask(ConfigurableTask):
+class VQATask(SourceDisjointTask):
     """A medpair VQA task: few-shot images in order, an optional evidence slot, identity in metadata."""
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
@@ -38,8 +37,6 @@ class VQATask(ConfigurableTask):
         self._evidence: Evidence | None = evidence_from_metadata(metadata)
         config["metadata"] = {**metadata, **evidence_metadata(self._evidence)}
         super().__init__(config=config)
-        if (self.config.num_fewshot or 0) > 0 and not isinstance(getattr(self, "sampler", None), FirstNSampler):
-            raise ValueError(f"{self.config.task}: few-shot images need the deterministic 'first_n' sampler")
         self._record_coverage()
 
     def _record_coverage(self) -> None:

@@ -17,7 +17,8 @@ from vqa_testbed import tiny_vlm_pair
 
 from medpair_tasks.extract import UNPARSEABLE
 from medpair_tasks.vqa.hooks import doc_images
-from medpair_tasks.vqa.roles import fewshot_items, vqa_roles
+from medpair_tasks.roles import rank_shots
+from medpair_tasks.vqa.roles import vqa_roles
 
 pytestmark = pytest.mark.slow  # end to end; `pytest -m "not slow"` leaves it out
 
@@ -62,6 +63,18 @@ def runs(tmp_path_factory, data_dir):
     return folders, evidence
 
 
+def _demonstrations(dataset: str, seed: int, shots: int, own: set[str]) -> list[tuple[str, list[str]]]:
+    """(key, image hashes) of an item's demonstrations: the seed's ranking, less what shows one of its images."""
+    demos: list[tuple[str, list[str]]] = []
+    for item in rank_shots(dataset, vqa_roles(dataset).pool, seed):
+        if len(demos) == shots:
+            break
+        hashes = [convert_pil_to_hash(i) for i in doc_images({"dataset": dataset, "images": list(item.images)})]
+        if own.isdisjoint(hashes):
+            demos.append((item.key, hashes))
+    return demos
+
+
 def test_every_vqa_task_runs_zero_and_three_shot(runs, use_data):
     folders, evidence = runs
     logs = {label: read_run(folder) for label, folder in folders.items()}
@@ -78,13 +91,12 @@ def test_every_vqa_task_runs_zero_and_three_shot(runs, use_data):
                 assert row["filter"] == "extract" and row["acc"] in (0.0, 1.0)
                 assert row["filtered_resps"][0] in (*"ABCD"[: len(row["doc"]["options"])], UNPARSEABLE)
                 prompt, _, images = row["arguments"]["gen_args_0"].values()
-                demos = fewshot_items(dataset, meta["fewshot_seed"] or 0)[:shots]
-                documents = [*[d.key for d in demos], row["doc"]["item_key"]]
+                own = [convert_pil_to_hash(i) for i in doc_images(row["doc"])]
+                demos = _demonstrations(dataset, meta["fewshot_seed"] or 0, shots, set(own))
+                documents = [*[key for key, _ in demos], row["doc"]["item_key"]]
                 assert prompt.count("<image>") == len(images["visual"]) >= shots + 1, documents
                 # lm-eval logs each image of the request by hash, in order: the demonstrations', then the item's
-                expected = [convert_pil_to_hash(i) for d in demos for i in doc_images({"dataset": dataset, "images": list(d.images)})]
-                expected += [convert_pil_to_hash(i) for i in doc_images(row["doc"])]
-                assert images["visual"] == expected, task
+                assert images["visual"] == [h for _, hashes in demos for h in hashes] + own, task
     # the evidence run: recorded in the metadata, in the prompts, and the documents unchanged
     results, samples = logs["medical+evidence"]
     plain_results, plain_samples = logs["medical"]

@@ -39,8 +39,12 @@ def _mmmu_seed_with_a_two_image_demonstration() -> int:
 
 
 def _expected(task, doc) -> list[tuple[dict, int]]:
-    """(document, number of images) of each document of the prompt, demonstrations first."""
-    shown = list(task.sampler.sample(n=task.config.num_fewshot))
+    """(document, number of images) of each document of the prompt, demonstrations first.
+
+    The demonstrations: the first few-shot documents that share no image with ``doc``.
+    """
+    own = set(doc["image_sha256"])
+    shown = [d for d in task.fewshot_docs() if own.isdisjoint(d["image_sha256"])][: task.config.num_fewshot]
     return [(d, len(d["images"])) for d in [*shown, doc]]
 
 
