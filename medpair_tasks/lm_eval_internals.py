@@ -109,15 +109,28 @@ def _covers_medpair(include_path: Any) -> bool:
 
 
 def _entries(files: tuple[Path, ...] | None) -> dict[str, Any]:
-    """lm-eval index entries of the given medpair YAML files (all of them when None)."""
-    from lm_eval.tasks._index import TaskIndex
+    """lm-eval index entries of the given medpair YAML files (all of them when None).
+
+    A prompt candidate is one task named after its file whose kind (YAML or Python-class task)
+    comes from the templates it includes, so only one candidate per distinct ``include:`` line is
+    parsed and the others get an entry without parsing (lm-eval reads a task's file when it loads
+    it); the other files (defaults and groups, ~70) are parsed as lm-eval's own index parses them.
+    """
+    from lm_eval.tasks._index import Entry, TaskIndex
     from lm_eval.tasks._yaml_loader import load_yaml
 
-    if files is None:
-        return TaskIndex.build([_medpair_root()])
+    from medpair_tasks.registry import is_candidate_file, task_files
+
     index: dict[str, Any] = {}
-    for path in files:
-        TaskIndex.process_cfg(load_yaml(path, resolve_func=False, recursive=True), path, index)
+    kinds: dict[str, Any] = {}
+    for path in sorted(task_files().values() if files is None else files):
+        if not is_candidate_file(path):
+            TaskIndex.process_cfg(load_yaml(path, resolve_func=False, recursive=True), path, index)
+            continue
+        includes = next((line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("include:")), "")
+        if includes not in kinds:
+            kinds[includes] = TaskIndex._kind_of(load_yaml(path, resolve_func=False, recursive=True))
+        index[path.stem] = Entry(name=path.stem, kind=kinds[includes], yaml_path=path)
     return index
 
 

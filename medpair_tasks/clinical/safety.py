@@ -1,22 +1,3 @@
-"""Refusing to send credentialed clinical notes to a remote service.
-
-``medpair eval`` calls :func:`check_remote_use` on its command line before lm-eval starts. When
-the run includes a task on credentialed data (PhysioNet, n2c2/DBMI; see
-:data:`~medpair_tasks.clinical.sources.CREDENTIALED`) and the model type sends the prompts off
-this machine, the run is refused unless ``--allow-remote`` is given:
-
-- lm-eval's API model types (OpenAI, Azure OpenAI, Anthropic, TextSynth, watsonx) always;
-- endpoint model types (``local-completions``, ``local-chat-completions``, ``gguf``/``ggml``,
-  ``sglang-generate``, ``litellm``) unless their ``base_url`` (or ``api_base``) host is this
-  machine: ``localhost`` or a loopback address (127.0.0.0/8, ::1);
-- model types medpair does not know (a plug-in's), since it cannot tell;
-- and, whatever the model, uploading the logs (``--wandb_args``, ``--trackio_args``, or
-  ``--hf_hub_log_args`` with ``push_results_to_hub`` / ``push_samples_to_hub``), because the
-  samples files hold the notes.
-
-The check reads the command line only (and a ``--config`` YAML); it opens no connection.
-"""
-
 """The clinical-data guard: credentialed notes stay on this machine unless the user allows otherwise.
 
 One check, run inside the process wherever lm-eval builds a model for medpair's credentialed
