@@ -197,13 +197,13 @@ def test_globs_and_groups_expand():
 def test_medpair_eval_refuses_every_bypass_without_traffic(stand_in, tmp_path):
     base = ["eval", "--model", "local-completions", "--limit", "1"]
     _assert_refused(_run([MEDPAIR, *base, "--model_args", f"{API_ARGS},{_local(stand_in)}", "--model_a",
-                          f"base_url={REMOTE}", "--tas", TASK], stand_in, tmp_path), REMOTE)
+                          f"base_url={REMOTE}", "--tas", TASK], stand_in, tmp_path), stand_in, REMOTE)
     _assert_refused(_run([MEDPAIR, *base, "--model_args", f"{API_ARGS},{_local(stand_in)}", "--hf_hub",
-                          "push_samples_to_hub=True", "--tasks", TASK], stand_in, tmp_path), "--hf_hub_log_args")
+                          "push_samples_to_hub=True", "--tasks", TASK], stand_in, tmp_path), stand_in, "--hf_hub_log_args")
     _assert_refused(_run([MEDPAIR, *base, "--model_args", f"{API_ARGS},{_local(stand_in)}", "--wandb_a",
-                          "project=x", "--tasks", TASK], stand_in, tmp_path), "--wandb_args")
+                          "project=x", "--tasks", TASK], stand_in, tmp_path), stand_in, "--wandb_args")
     _assert_refused(_run([MEDPAIR, "eval", "--model", "openai-chat-completions", "--model_args",
-                          f"model=gpt,base_url={REMOTE}", "--task", TASK], stand_in, tmp_path), "remote API service")
+                          f"model=gpt,base_url={REMOTE}", "--task", TASK], stand_in, tmp_path), stand_in, "remote API service")
 
 
 def test_medpair_eval_allow_remote_sends_one_request(stand_in, tmp_path):
@@ -214,9 +214,9 @@ def test_medpair_eval_allow_remote_sends_one_request(stand_in, tmp_path):
 
 def test_plain_lm_eval_is_guarded(stand_in, tmp_path):
     _assert_refused(_run([LM_EVAL, "--model", "local-completions", "--model_args", f"{API_ARGS},base_url={REMOTE}",
-                          "--tas", TASK, "--limit", "1"], stand_in, tmp_path), REMOTE)
+                          "--tas", TASK, "--limit", "1"], stand_in, tmp_path), stand_in, REMOTE)
     _assert_refused(_run([LM_EVAL, "--model", "local-completions", "--model_args", f"{API_ARGS},{_local(stand_in)}",
-                          "--trackio_args", "project=x", "--tasks", TASK, "--limit", "1"], stand_in, tmp_path),
+                          "--trackio_args", "project=x", "--tasks", TASK, "--limit", "1"], stand_in, tmp_path), stand_in,
                     "--trackio_args")
     done = _run([LM_EVAL, "--model", "local-completions", "--model_args", f"{API_ARGS},base_url={REMOTE}",
                  "--tasks", TASK, "--limit", "1", "--metadata", '{"medpair_allow_remote": true}'], stand_in, tmp_path)
