@@ -31,4 +31,5 @@ class BuildPyWithStartupHook(build_py):
         return [*super().get_outputs(include_bytecode), str(Path(self.build_lib) / PTH_NAME)]
 
 
-setup(cmdclass={"build_py": BuildPyWithStartupHook})
+if __name__ == "__main__":  # setuptools runs this file as __main__; the benchmark imports the constants
+    setup(cmdclass={"build_py": BuildPyWithStartupHook})
