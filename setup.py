@@ -19,6 +19,7 @@ class BuildPyWithStartupHook(build_py):
     """``build_py`` that also writes the start-up ``.pth`` file."""
 
     def run(self) -> None:
+        """Build the packages, then write the ``.pth`` file next to them (and into an editable wheel)."""
         super().run()
         targets = [Path(self.build_lib)]
         if getattr(self, "editable_mode", False):  # the editable wheel is assembled in install's folder
@@ -28,6 +29,7 @@ class BuildPyWithStartupHook(build_py):
             (target / PTH_NAME).write_text(PTH_LINE, encoding="utf-8")
 
     def get_outputs(self, include_bytecode: bool = True) -> list[str]:
+        """The built files, the ``.pth`` file included."""
         return [*super().get_outputs(include_bytecode), str(Path(self.build_lib) / PTH_NAME)]
 
 

@@ -17,11 +17,9 @@ hands each one to :mod:`medpair_tasks.lm_eval_internals`, which
 ``pip uninstall medpair`` removes the ``.pth`` file and with it the hook.
 """
 
-from __future__ import annotations
-
 import sys
 
-TYPE_CHECKING = False  # typing itself is not imported: this module runs in every Python process
+TYPE_CHECKING = False  # neither typing nor __future__ is imported: this module runs in every Python process
 if TYPE_CHECKING:
     from typing import Any
 
@@ -31,17 +29,17 @@ WATCHED = frozenset({"lm_eval.tasks.manager", "lm_eval.config.evaluate_config", 
 class _AfterExec:
     """A loader that runs the real loader, then medpair's adaptation of the fresh module."""
 
-    def __init__(self, loader: Any) -> None:
+    def __init__(self, loader: "Any") -> None:
         self._loader = loader
 
-    def __getattr__(self, name: str) -> Any:  # get_source, get_resource_reader, … of the real loader
+    def __getattr__(self, name: str) -> "Any":  # get_source, get_resource_reader, … of the real loader
         return getattr(self._loader, name)
 
-    def create_module(self, spec: Any) -> Any:
+    def create_module(self, spec: "Any") -> "Any":
         """The real loader's module (or None for the default)."""
         return self._loader.create_module(spec)
 
-    def exec_module(self, module: Any) -> None:
+    def exec_module(self, module: "Any") -> None:
         """Execute the module with the real loader, then adapt it."""
         self._loader.exec_module(module)
         from medpair_tasks.lm_eval_internals import adapt_module
@@ -52,7 +50,7 @@ class _AfterExec:
 class LmEvalFinder:
     """A ``sys.meta_path`` finder that only watches the lm-eval modules medpair adapts."""
 
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+    def find_spec(self, fullname: str, path: "Any" = None, target: "Any" = None) -> "Any":
         """None for every module except the watched ones, whose real spec gets an adapting loader."""
         if fullname not in WATCHED:
             return None

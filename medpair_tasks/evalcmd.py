@@ -110,7 +110,7 @@ def main(argv: list[str]) -> int:
         print(HELP, end="")
         return 0
     from medpair_tasks.clinical.safety import remote_use_allowed
-    from medpair_tasks.lm_eval_internals import install, parse_lm_eval_args, run_lm_eval
+    from medpair_tasks.lm_eval_internals import IndexScope, index_scope, install, parse_lm_eval_args, run_lm_eval
 
     allow = any(a in ALLOW_FLAGS for a in argv)
     argv = [a for a in argv if a not in ALLOW_FLAGS]
@@ -124,6 +124,8 @@ def main(argv: list[str]) -> int:
                 code = _prepare_run(args, stack)
                 if code:
                     return code
+            else:  # ls, validate: every task, medpair's included even with MEDPAIR_LM_EVAL_PLUGIN=0
+                stack.enter_context(index_scope(IndexScope(None, include_defaults=True)))
             run_lm_eval(cli, args)
         except SystemExit as exit_:
             if exit_.code is None or isinstance(exit_.code, int):

@@ -150,3 +150,15 @@ def test_index_scope_is_restored():
     assert narrow.all_tasks == ["medpair_pubmedqa"]
     assert door._SCOPE.get() is None
     assert dataclasses.is_dataclass(door.IndexScope)
+
+
+def test_requested_names_map_to_their_files_only():
+    from medpair_tasks.registry import datasets_of
+
+    group = files_for(["medpair_n2c2_obesity"])
+    assert [p.stem for p in group] == ["medpair_n2c2_obesity", "medpair_n2c2_obesity_asthma", "medpair_n2c2_obesity_cad",
+                                       "medpair_n2c2_obesity_diabetes", "medpair_n2c2_obesity_obesity"]
+    assert datasets_of(group) == {"n2c2_obesity_asthma", "n2c2_obesity_cad", "n2c2_obesity_diabetes", "n2c2_obesity_obesity"}
+    assert len(files_for(["medpair_pubmedqa_mc_f0?_k0"])) == 10
+    assert datasets_of(files_for(["medpair_knowledge"])) >= {"medqa", "pubmedqa", "mmlu_anatomy"}
+    assert files_for(["medpair_pubmedqa", "arc_easy"]) is None and files_for(["*pubmedqa"]) is None
