@@ -15,7 +15,6 @@ import argparse
 import sys
 
 from medpair_tasks import __version__
-from medpair_tasks.finetune.cli import main as _run_finetune
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
@@ -55,6 +54,12 @@ def _run_lm_eval(argv: list[str]) -> int:
     from medpair_tasks.evalcmd import main as eval_main
 
     return eval_main(argv)
+
+
+def _run_finetune(argv: list[str]) -> int:
+    from medpair_tasks.finetune.cli import main as finetune_main
+
+    return finetune_main(argv)
 
 
 def _run_study(argv: list[str]) -> int:
