@@ -2,7 +2,7 @@
 
     medpair tasks [PATTERN]      list medpair's tasks: dataset, split role, scoring mode, shots
     medpair task-path            print the folder of the task YAMLs (for lm_eval --include_path)
-    medpair eval ARGS...         lm-eval's own command line, with medpair's tasks registered
+    medpair eval ARGS...         lm-eval's own command line, with medpair's checks first (--help)
     medpair compare ...          paired comparison of two models' lm-eval logs (see --help)
     medpair run ...              the whole study in one resumable command (--demo: offline demo)
     medpair plan ...             the study's stages as lm_eval job lists for a scheduler
@@ -15,17 +15,16 @@ import argparse
 import sys
 
 from medpair_tasks import __version__
-from medpair_tasks.finetune.cli import main as _run_finetune
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
     from medpair_tasks.registry import list_tasks
 
+    from medpair_tasks.registry import count_candidates
+
     pattern = args.pattern
-    rows = list(list_tasks(pattern))
-    candidates = [r for r in rows if r.role == "val"]
-    if pattern is None:
-        rows = [r for r in rows if r.role != "val"]
+    rows = list(list_tasks(pattern, candidates=pattern is not None))
+    n_candidates = count_candidates() if pattern is None else sum(r.role == "val" for r in rows)
     if not rows:
         print(f"no medpair task matches {pattern!r}", file=sys.stderr)
         return 1
@@ -38,8 +37,8 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     if pattern is None:
-        print(f"\n+ {len(candidates)} prompt candidates (role val): list them with  medpair tasks 'medpair_medqa_mc_*'")
-    if candidates:
+        print(f"\n+ {n_candidates} prompt candidates (role val): list them with  medpair tasks 'medpair_medqa_mc_*'")
+    if n_candidates:
         print("candidates score the validation role; --metadata '{\"role\": \"test\"}' switches a run to the test role")
     return 0
 
@@ -52,24 +51,15 @@ def _cmd_task_path(_: argparse.Namespace) -> int:
 
 
 def _run_lm_eval(argv: list[str]) -> int:
-    from lm_eval.__main__ import cli_evaluate
+    from medpair_tasks.evalcmd import main as eval_main
 
-    from medpair_tasks.clinical.safety import check_remote_use
-    from medpair_tasks.registry import register_with_lm_eval
+    return eval_main(argv)
 
-    argv = check_remote_use(argv)
-    register_with_lm_eval()
-    from medpair_tasks.records import DataUnavailable
 
-    sys.argv = ["lm_eval", *argv]
-    try:
-        cli_evaluate()
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    except DataUnavailable as err:  # one clear message, not lm-eval's and datasets' tracebacks
-        print(f"medpair eval: error: {err}", file=sys.stderr)
-        return 1
-    return 0
+def _run_finetune(argv: list[str]) -> int:
+    from medpair_tasks.finetune.cli import main as finetune_main
+
+    return finetune_main(argv)
 
 
 def _run_study(argv: list[str]) -> int:
@@ -113,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.set_defaults(func=_cmd_tasks)
     path = sub.add_parser("task-path", help="print the task folder, for lm_eval --include_path")
     path.set_defaults(func=_cmd_task_path)
-    sub.add_parser("eval", help="run lm-eval with medpair's tasks registered (lm-eval's own options)", add_help=False)
+    sub.add_parser("eval", help="lm-eval's command line with medpair's checks first (see medpair eval --help)", add_help=False)
     sub.add_parser("compare", help="compare a medical model with its base from lm-eval logs", add_help=False)
     sub.add_parser("finetune", help="LoRA fine-tuning grid of a model or a medical/base pair on a task (see --help)", add_help=False)
     sub.add_parser("run", help="the whole study, resumable: selection on validation, test, report", add_help=False)

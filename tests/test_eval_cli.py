@@ -92,21 +92,42 @@ def test_users_include_path_keeps_working(tiny_models, data_dir, tmp_path):
 
 
 def test_lm_eval_builtin_tasks_stay_registered(tmp_path):
-    import lm_eval.tasks
+    """An lm-eval task manager with its defaults also indexes medpair's tasks; a user's folder is kept."""
+    from medpair_tasks.lm_eval_internals import task_manager_class
 
-    from medpair_tasks.registry import register_with_lm_eval
+    (tmp_path / "mine.yaml").write_text("task: my_own_task\ndataset_path: json\ntest_split: test\n"
+                                        "output_type: multiple_choice\ndoc_to_text: q\ndoc_to_choice: ['a']\ndoc_to_target: 0\n")
+    manager = task_manager_class()(include_path=str(tmp_path))
+    assert {"arc_easy", "hellaswag", "my_own_task", "medpair_medqa", "medpair_knowledge"} <= set(manager.all_tasks)
+    assert len(task_manager().all_tasks) == 5457
 
-    original = lm_eval.tasks.TaskManager
-    try:
-        register_with_lm_eval()
-        manager = lm_eval.tasks.TaskManager(include_path=str(tmp_path))
-        assert {"arc_easy", "hellaswag", "medpair_medqa", "medpair_knowledge"} <= set(manager.all_tasks)
-        assert len(task_manager().all_tasks) == 5457
-    finally:
-        lm_eval.tasks.TaskManager = original
-        import lm_eval.evaluator
 
-        lm_eval.evaluator.TaskManager = original
+def test_eval_checks_names_before_anything_is_loaded(tmp_path):
+    """A misspelt name: suggestions from medpair's names, no lm-eval traceback, no model load."""
+    done = run_medpair(["eval", "--model", "hf", "--model_args", f"pretrained={tmp_path / 'no-model'}",
+                        "--tasks", "medpair_pubmedqq,medpair_medqa_mc_f03_k9,arc_easy"], data_dir=None, check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "'medpair_pubmedqq'; did you mean medpair_pubmedqa" in done.stderr
+    assert "'medpair_medqa_mc_f03_k9'; did you mean medpair_medqa_mc_f03_k0" in done.stderr
+    assert "arc_easy" not in done.stderr and "no-model" not in done.stderr
+
+
+def test_eval_reports_every_missing_dataset_before_the_model_loads(tmp_path):
+    done = run_medpair(["eval", "--model", "hf", "--model_args", f"pretrained={tmp_path / 'no-model'}",
+                        "--tasks", "medpair_medmcqa,medpair_medqa_gen_f02_k0,medpair_pubmedqa"],
+                       data_dir=tmp_path, check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "3 datasets of this run are missing" in done.stderr
+    for dataset in ("medmcqa", "medqa", "pubmedqa"):
+        assert f"the {dataset} data is not available" in done.stderr
+    assert "no-model" not in done.stderr
+
+
+def test_eval_help_explains_medpairs_part():
+    text = run_medpair(["eval", "--help"], data_dir=None).stdout
+    assert "medpair eval run --help" in text and "--allow-remote" in text and "did you mean" in text
+    lm_eval_help = run_medpair(["eval", "run", "--help"], data_dir=None).stdout
+    assert "--model_args" in lm_eval_help
 
 
 def test_tasks_command_lists_identity(data_dir):

@@ -145,8 +145,8 @@ def test_a_different_study_in_the_same_folder_is_refused(tiny_models, data_dir, 
 
 
 @pytest.mark.slow
-def test_plan_jobs_run_through_plain_lm_eval_and_merge_to_the_run_report(tiny_models, data_dir, tmp_path, whole_study):
-    """Stage lists → plain lm_eval (scattered jobs) → medpair compare == medpair run's report."""
+def test_plan_jobs_run_through_medpair_eval_and_merge_to_the_run_report(tiny_models, data_dir, tmp_path, whole_study):
+    """Stage lists → medpair eval (scattered jobs) → medpair compare == medpair run's report."""
     scattered, whole = tmp_path / "scattered", whole_study
     study = _study_args(tiny_models, scattered)[1:-2]  # without --n-resamples
     text = run_medpair(["plan", *study, "--jobs", "1"], data_dir).stdout
@@ -156,7 +156,7 @@ def test_plan_jobs_run_through_plain_lm_eval_and_merge_to_the_run_report(tiny_mo
     assert sorted(t for j in jobs if j["side"] == "base" for t in j["tasks"]) == sorted(
         t for s in make_plan_for(data_dir).stage1 for t in s.tasks)
     lines = [line for line in (scattered / "jobs" / "stage1.sh").read_text().splitlines() if not line.startswith("#")]
-    assert len(lines) == 2 and all(line.startswith("lm_eval ") for line in lines)
+    assert len(lines) == 2 and all(line.startswith("medpair eval ") for line in lines)
     for line in lines:
         subprocess.run(["bash", "-c", line], env=subprocess_env(data_dir), check=True, capture_output=True)
     run_medpair(["plan", *study, "--stage", "2"], data_dir)

@@ -51,3 +51,42 @@ def test_wheel_installs_tasks_into_site_packages(tmp_path, data_dir):
     )
     code = "import importlib, sys\nfor m in sys.argv[1:]:\n    assert importlib.import_module(m).__file__.startswith(sys.prefix), m"
     _run(str(python), "-c", code, *modules, cwd=tmp_path)
+
+
+def test_plain_lm_eval_finds_the_tasks_of_an_installed_wheel(tmp_path, data_dir, tiny_models):
+    """A fresh venv with only the wheel (dependencies from this environment): plain lm_eval, no --include_path."""
+    import os
+
+    base, _ = tiny_models
+    dist, source = tmp_path / "dist", tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".venv", "build", "*.egg-info", ".git", "__pycache__",
+                                                               ".pytest_cache", "demo_out", "tests"))
+    _run(sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-w", str(dist), "-q")
+    (wheel,) = dist.glob("medpair-*.whl")
+    env = tmp_path / "venv"
+    _run(sys.executable, "-m", "venv", str(env))
+    python = str(env / "bin" / "python")
+    site = Path(_run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
+    (site / "_medpair_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    _run(python, "-m", "pip", "install", "--no-deps", "-q", str(wheel))
+    assert (site / "medpair-lm-eval.pth").is_file()
+    os.environ["MEDPAIR_DATA_DIR"] = str(data_dir)
+    try:
+        out = tmp_path / "out"
+        _run(python, "-m", "lm_eval", "--tasks", "medpair_pubmedq?", "--model", "hf", "--model_args",
+             f"pretrained={base},dtype=float32", "--device", "cpu", "--limit", "5", "--output_path", str(out), cwd=tmp_path)
+        (results,) = out.rglob("results_*.json")
+        assert "medpair_pubmedqa" in results.read_text()
+        listing = _run(python, "-m", "lm_eval", "ls", "tasks", cwd=tmp_path)
+        assert "medpair_pubmedqa " in listing and "medpair_knowledge " in listing and "arc_easy " in listing
+        code = ("import sys, lm_eval\nfrom lm_eval.tasks import TaskManager\n"
+                "assert len(TaskManager(include_defaults=False).match_tasks(['medpair_*'])) == 5457\n"
+                "r = lm_eval.simple_evaluate(model='hf', model_args={'pretrained': sys.argv[1], 'dtype': 'float32'},"
+                " tasks=['medpair_pubmedqa'], limit=5, device='cpu')\n"
+                "print(sorted(r['results']))\n")
+        assert "['medpair_pubmedqa']" in _run(python, "-c", code, str(base), cwd=tmp_path)
+    finally:
+        os.environ.pop("MEDPAIR_DATA_DIR", None)
+    _run(python, "-m", "pip", "uninstall", "-y", "-q", "medpair")
+    assert not (site / "medpair-lm-eval.pth").exists()
+    assert _run(python, "-c", "import sys; print([type(f).__name__ for f in sys.meta_path])").count("LmEvalFinder") == 0

@@ -1,33 +1,43 @@
-"""Refusing to send credentialed clinical notes to a remote service.
+"""The clinical-data guard: credentialed notes stay on this machine unless the user allows otherwise.
 
-``medpair eval`` calls :func:`check_remote_use` on its command line before lm-eval starts. When
-the run includes a task on credentialed data (PhysioNet, n2c2/DBMI; see
-:data:`~medpair_tasks.clinical.sources.CREDENTIALED`) and the model type sends the prompts off
-this machine, the run is refused unless ``--allow-remote`` is given:
+One check, run inside the process wherever lm-eval builds a model for medpair's credentialed
+tasks (PhysioNet, n2c2/DBMI; see :data:`~medpair_tasks.clinical.sources.CREDENTIALED`):
+``medpair eval``, plain ``lm_eval``, ``lm_eval.simple_evaluate`` / ``evaluate``, and the jobs of
+``medpair run`` / ``medpair plan``. :mod:`medpair_tasks.lm_eval_internals` hooks it into lm-eval, so
+it reads lm-eval's own parsed configuration (its parser's abbreviations, merged ``model_args``,
+``--config`` files), not a second parser. When the run includes a credentialed task it refuses,
+before the model is built and before any request is sent:
 
 - lm-eval's API model types (OpenAI, Azure OpenAI, Anthropic, TextSynth, watsonx) always;
 - endpoint model types (``local-completions``, ``local-chat-completions``, ``gguf``/``ggml``,
-  ``sglang-generate``, ``litellm``) unless their ``base_url`` (or ``api_base``) host is this
-  machine: ``localhost`` or a loopback address (127.0.0.0/8, ::1);
-- model types medpair does not know (a plug-in's), since it cannot tell;
-- and, whatever the model, uploading the logs (``--wandb_args``, ``--trackio_args``, or
-  ``--hf_hub_log_args`` with ``push_results_to_hub`` / ``push_samples_to_hub``), because the
-  samples files hold the notes.
+  ``sglang-generate``, ``litellm``; any of lm-eval's HTTP API models handed over as an object)
+  unless their final ``base_url`` (or ``api_base``) is this machine: ``localhost`` or a loopback
+  address (127.0.0.0/8, ::1);
+- model types medpair does not know (a plug-in's), since it cannot tell where they send prompts;
+- ``trust_remote_code=True``: the model repository's own code would run with the notes in memory;
+- every command-line option that is not on :data:`SAFE_OPTIONS` (an allow-list): the log uploads
+  ``--wandb_args``, ``--trackio_args``, ``--hf_hub_log_args`` pushing to the Hub, and any option a
+  later lm-eval adds; from the Python API, an ``EvaluationTracker`` that pushes to the Hub.
 
-The check reads the command line only (and a ``--config`` YAML); it opens no connection.
+It is overridden by ``medpair eval --allow-remote``, the environment variable
+``MEDPAIR_ALLOW_REMOTE=1``, or the metadata key ``medpair_allow_remote`` (``lm_eval --metadata
+'{"medpair_allow_remote": true}'``, ``simple_evaluate(..., metadata={"medpair_allow_remote": True})``).
 """
 
 from __future__ import annotations
 
-import argparse
 import fnmatch
 import ipaddress
-import json
-from pathlib import Path
-from typing import Any
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
+from typing import Any, ContextManager
 from urllib.parse import urlsplit
 
 ALLOW_FLAGS = ("--allow-remote", "--allow_remote")
+ALLOW_ENV = "MEDPAIR_ALLOW_REMOTE"
+ALLOW_METADATA_KEY = "medpair_allow_remote"
 REMOTE_SERVICES = frozenset({
     "openai-completions", "openai-chat-completions", "azure-openai-chat-completions",
     "anthropic-completions", "anthropic-chat", "anthropic-chat-completions", "textsynth", "watsonx_llm",
@@ -41,7 +51,15 @@ IN_PROCESS = frozenset({
     "sglang", "mamba_ssm", "habana", "ipex", "neuronx", "openvino", "onnxruntime", "onnxruntime-genai",
     "trtllm", "megatron_lm", "nemo_lm", "steered", "dummy", "winml",
 })
-_LM_EVAL_SUBCOMMANDS = ("run", "ls", "validate")
+SAFE_OPTIONS = frozenset({
+    "config", "model", "model_args", "tasks", "num_fewshot", "batch_size", "max_batch_size", "device", "limit",
+    "samples", "use_cache", "cache_requests", "check_integrity", "write_out", "log_samples", "output_path",
+    "predict_only", "system_instruction", "apply_chat_template", "fewshot_as_multiturn", "show_config",
+    "include_path", "gen_kwargs", "verbosity", "seed", "trust_remote_code", "confirm_run_unsafe_code", "metadata",
+})
+"""lm-eval options that keep everything on this machine (``trust_remote_code`` is judged with the model)."""
+HUB_SAFE_KEYS = frozenset({"push_results_to_hub", "push_samples_to_hub"})
+"""``--hf_hub_log_args`` keys that may appear, each only with a false value."""
 
 TERMS = (
     "The prompts of these tasks contain the clinical notes. PhysioNet's Credentialed Health Data Use "
@@ -53,57 +71,37 @@ TERMS = (
 HOW_TO_OVERRIDE = (
     "If your agreement allows this destination (a model served on your own hardware under another host "
     "name, or a service your data use terms explicitly cover, e.g. one that neither retains nor reviews "
-    "the data), run again with --allow-remote."
+    "the data), run again with  medpair eval --allow-remote, or set MEDPAIR_ALLOW_REMOTE=1, or pass "
+    f"--metadata '{{\"{ALLOW_METADATA_KEY}\": true}}' to lm_eval (metadata={{\"{ALLOW_METADATA_KEY}\": True}} "
+    "in simple_evaluate)."
 )
 
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--model", "-M")
-    parser.add_argument("--model_args", "-a", nargs="+", action="extend")
-    parser.add_argument("--tasks", "-t", nargs="+", action="extend")
-    parser.add_argument("--config", "-C")
-    for name in ("--wandb_args", "--trackio_args", "--hf_hub_log_args"):
-        parser.add_argument(name, nargs="+", action="extend")
-    return parser
+_ALLOWED: ContextVar[bool] = ContextVar("medpair_remote_allowed", default=False)
 
 
-def _key_values(values: Any) -> dict[str, Any]:
-    """lm-eval's ``key=val,key2=val2`` / JSON / list forms of a dict argument, as a dict."""
-    if values is None:
-        return {}
-    if isinstance(values, dict):
-        return dict(values)
-    if isinstance(values, str):
-        values = [values]
-    result: dict[str, Any] = {}
-    for value in values:
-        text = str(value).strip()
-        if text.startswith("{"):
-            try:
-                parsed = json.loads(text)
-            except json.JSONDecodeError:
-                parsed = None
-            if isinstance(parsed, dict):
-                result.update(parsed)
-                continue
-        for part in text.split(","):
-            if "=" in part:
-                key, val = part.split("=", 1)
-                result[key.strip()] = val.strip()
-    return result
+class RemoteUseRefused(SystemExit):
+    """The run would send credentialed notes off this machine; the message says why and how to allow it."""
 
 
-def _names(values: Any) -> list[str]:
-    if values is None:
-        return []
-    if isinstance(values, str):
-        values = [values]
-    return [n.strip() for v in values for n in str(v).split(",") if n.strip()]
+@contextmanager
+def remote_use_allowed() -> Iterator[None]:
+    """Within the block the guard lets every run through (``medpair eval --allow-remote``)."""
+    token = _ALLOWED.set(True)
+    try:
+        yield
+    finally:
+        _ALLOWED.reset(token)
 
 
 def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes")
+
+
+def is_allowed(metadata: Any = None) -> bool:
+    """Whether the user allowed remote use: ``--allow-remote``, ``MEDPAIR_ALLOW_REMOTE`` or the metadata key."""
+    if _ALLOWED.get() or _truthy(os.environ.get(ALLOW_ENV, "")):
+        return True
+    return isinstance(metadata, Mapping) and _truthy(metadata.get(ALLOW_METADATA_KEY, False))
 
 
 def credentialed_tasks(names: list[str]) -> dict[str, list[str]]:
@@ -134,8 +132,10 @@ def _is_local(url: str | None) -> bool:
         return False
 
 
-def remote_destinations(model: str, model_args: dict[str, Any], log_args: dict[str, dict[str, Any]]) -> list[str]:
-    """Why this run would send text off the machine (empty when it would not)."""
+
+
+def model_destinations(model: str, model_args: Mapping[str, Any]) -> list[str]:
+    """Why a model named as lm-eval names it, with these ``model_args``, would take the notes off this machine."""
     reasons = []
     if model in REMOTE_SERVICES:
         reasons.append(f"model type {model!r} sends every prompt to a remote API service")
@@ -146,62 +146,50 @@ def remote_destinations(model: str, model_args: dict[str, Any], log_args: dict[s
             reasons.append(f"model type {model!r} sends every prompt {where}, which is not this machine")
     elif model not in IN_PROCESS:
         reasons.append(f"model type {model!r} is unknown to medpair, which cannot tell where it sends prompts")
-    if log_args["wandb_args"] or log_args["trackio_args"]:
-        reasons.append("the logs would be uploaded (--wandb_args / --trackio_args); samples files hold the notes")
-    hub = log_args["hf_hub_log_args"]
-    if _truthy(hub.get("push_results_to_hub")) or _truthy(hub.get("push_samples_to_hub")):
-        reasons.append("the logs would be pushed to the Hugging Face Hub (--hf_hub_log_args)")
+    if _truthy(model_args.get("trust_remote_code", False)):
+        reasons.append("trust_remote_code=True runs the model repository's own code with the notes in memory")
     return reasons
 
 
-def check_remote_use(argv: list[str]) -> list[str]:
-    """``argv`` without ``--allow-remote``; SystemExit with the data-use terms if the run is refused.
+def lm_destinations(lm: Any) -> list[str]:
+    """Why an lm-eval model object would take the notes off this machine (its class and final base_url)."""
+    from medpair_tasks.lm_eval_internals import endpoint_url, registered_model_name, unwrap_model
 
-    ``argv`` is ``medpair eval``'s command line (lm-eval's own arguments).
-    """
-    allowed = any(a in ALLOW_FLAGS for a in argv)
-    rest = [a for a in argv if a not in ALLOW_FLAGS]
-    if allowed or any(a in ("-h", "--help") for a in rest):
-        return rest
-    args_list = rest
-    if rest and rest[0] in _LM_EVAL_SUBCOMMANDS:
-        if rest[0] != "run":
-            return rest
-        args_list = rest[1:]
-    args, _ = _parser().parse_known_args(args_list)
-    config: dict[str, Any] = {}
-    if args.config and Path(args.config).is_file():
-        import yaml
-
-        loaded = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
-        config = loaded if isinstance(loaded, dict) else {}
-    tasks = _names(args.tasks) or _names(config.get("tasks"))
-    log_args = {name: [config.get(name), getattr(args, name)] for name in ("wandb_args", "trackio_args", "hf_hub_log_args")}
-    check_run(
-        str(args.model or config.get("model") or "hf"),
-        {**_key_values(config.get("model_args")), **_key_values(args.model_args)},
-        tasks,
-        {name: {**_key_values(a), **_key_values(b)} for name, (a, b) in log_args.items()},
-    )
-    return rest
+    lm = unwrap_model(lm)
+    is_endpoint, url = endpoint_url(lm)
+    if is_endpoint:
+        if _is_local(url):
+            return []
+        return [f"model {type(lm).__name__} sends every prompt to {url or 'an endpoint'}, which is not this machine"]
+    name = registered_model_name(lm)
+    if name is None:
+        return [f"model class {type(lm).__name__} is unknown to medpair, which cannot tell where it sends prompts"]
+    return model_destinations(name, {})
 
 
-def check_run(
-    model: str, model_args: dict[str, Any] | str | None, tasks: list[str], log_args: dict[str, Any] | None = None
-) -> None:
-    """Raise SystemExit (with the data-use terms) when a run would send credentialed notes off this machine.
+def option_destinations(config: Any, defaults: Mapping[str, Any]) -> list[str]:
+    """lm-eval command-line settings outside :data:`SAFE_OPTIONS` (log uploads, options unknown to medpair)."""
+    reasons = []
+    for name, default in defaults.items():
+        value = getattr(config, name, default)
+        if name in SAFE_OPTIONS or value == default or value in (None, {}, [], ""):
+            continue
+        if name == "hf_hub_log_args" and all(k in HUB_SAFE_KEYS and not _truthy(v) for k, v in value.items()):
+            continue
+        reasons.append(f"--{name} is not an option medpair knows to keep the data here (log uploads: "
+                       "--wandb_args, --trackio_args, --hf_hub_log_args push_*_to_hub); samples files hold the notes")
+    return reasons
 
-    For callers that start lm-eval themselves (``simple_evaluate``): ``model`` and
-    ``model_args`` as lm-eval takes them, ``tasks`` the task or group names (globs allowed),
-    ``log_args`` lm-eval's ``wandb_args`` / ``trackio_args`` / ``hf_hub_log_args`` if any.
-    """
-    hits = credentialed_tasks(tasks)
-    if not hits:
-        return
-    logs = {name: _key_values((log_args or {}).get(name)) for name in ("wandb_args", "trackio_args", "hf_hub_log_args")}
-    reasons = remote_destinations(model, _key_values(model_args), logs)
-    if not reasons:
-        return
+
+def tracker_destinations(tracker: Any) -> list[str]:
+    """Why an lm-eval ``EvaluationTracker`` would upload the logs (it pushes to the Hugging Face Hub)."""
+    if tracker is not None and (getattr(tracker, "push_results_to_hub", False) or getattr(tracker, "push_samples_to_hub", False)):
+        return ["the evaluation tracker would push the logs to the Hugging Face Hub; samples files hold the notes"]
+    return []
+
+
+def refuse(hits: Mapping[str, list[str]], reasons: list[str]) -> None:
+    """Raise :class:`RemoteUseRefused` naming the credentialed data and each destination."""
     from medpair_tasks.clinical.sources import CLINICAL_SOURCES
 
     datasets = sorted({d for found in hits.values() for d in found})
@@ -216,4 +204,71 @@ def check_run(
         TERMS,
         HOW_TO_OVERRIDE,
     ])
-    raise SystemExit(message)
+    raise RemoteUseRefused(message)
+
+
+def _listed(tasks: Any) -> list[Any]:
+    if tasks is None:
+        return []
+    return list(tasks) if isinstance(tasks, (list, tuple)) else [tasks]
+
+
+def check_cli_config(config: Any, defaults: Mapping[str, Any]) -> None:
+    """The guard on lm-eval's parsed command line (an ``EvaluatorConfig`` built by ``from_cli``)."""
+    from medpair_tasks.lm_eval_internals import names_of, parse_model_args
+
+    hits = credentialed_tasks(names_of(_listed(config.tasks)))
+    if not hits or is_allowed(config.metadata):
+        return
+    reasons = model_destinations(str(config.model), parse_model_args(config.model_args))
+    reasons += option_destinations(config, defaults)
+    if reasons:
+        refuse(hits, reasons)
+
+
+def check_simple_evaluate_call(arguments: Mapping[str, Any]) -> ContextManager[None]:
+    """The guard on ``simple_evaluate``'s arguments, before it builds the model.
+
+    Returns the context the call runs in: allowed remote use (for the inner ``evaluate``) when the
+    metadata key allows it.
+    """
+    from medpair_tasks.lm_eval_internals import names_of, parse_model_args
+
+    hits = credentialed_tasks(names_of(_listed(arguments.get("tasks"))))
+    if is_allowed(arguments.get("metadata")):
+        return remote_use_allowed()
+    if hits:
+        model = arguments.get("model")
+        if isinstance(model, str):
+            reasons = model_destinations(model, parse_model_args(arguments.get("model_args")))
+        else:
+            reasons = lm_destinations(model)
+        reasons += tracker_destinations(arguments.get("evaluation_tracker"))
+        if reasons:
+            refuse(hits, reasons)
+    return nullcontext()
+
+
+def check_evaluate_call(arguments: Mapping[str, Any]) -> ContextManager[None]:
+    """The guard on ``evaluate``'s arguments (a built model and loaded tasks), before any request."""
+    from medpair_tasks.lm_eval_internals import loaded_tasks
+
+    if is_allowed():
+        return nullcontext()
+    hits: dict[str, list[str]] = {}
+    for name, dataset in loaded_tasks(arguments.get("task_dict")):
+        found = credentialed_tasks([name]).get(name, []) + (credentialed_datasets([dataset]) if dataset else [])
+        if found:
+            hits[name] = sorted(set(found))
+    if hits:
+        reasons = lm_destinations(arguments.get("lm"))
+        if reasons:
+            refuse(hits, reasons)
+    return nullcontext()
+
+
+def credentialed_datasets(datasets: list[str]) -> list[str]:
+    """The credentialed ones among dataset names."""
+    from medpair_tasks.clinical.sources import CREDENTIALED
+
+    return [d for d in datasets if d in CREDENTIALED]

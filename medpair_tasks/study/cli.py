@@ -113,7 +113,7 @@ def build_plan_parser() -> argparse.ArgumentParser:
     """The argument parser of ``medpair plan``."""
     parser = argparse.ArgumentParser(
         prog="medpair plan",
-        description="Write the study's stages as job lists (plain lm_eval command lines and JSON) for a "
+        description="Write the study's stages as job lists (medpair eval command lines, lm-eval's arguments, and JSON) for a "
         "scheduler. Stage 1 first; after its jobs ran, --stage 2 reads their outputs and lists each model's "
         "test run. Then: medpair compare --medical OUT/runs/medical --base OUT/runs/base --out OUT/report.",
     )
@@ -145,7 +145,7 @@ def plan_main(argv: list[str] | None = None) -> int:
         print(f"medpair plan: error: {err}", file=sys.stderr)
         return 1
     script, listing = write_jobs(jobs, args.out / "jobs", f"stage{args.stage}")
-    print(f"{len(jobs)} jobs: {script} (one lm_eval command per line) and {listing}")
+    print(f"{len(jobs)} jobs: {script} (one medpair eval command per line) and {listing}")
     return 0
 
 

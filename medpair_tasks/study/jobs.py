@@ -1,6 +1,8 @@
 """``medpair plan``: the study's two stages as job lists for a scheduler (Slurm array, GNU parallel).
 
-Each job is one plain ``lm_eval`` command line (one model × one group of candidates) writing
+Each job is one ``medpair eval`` command line (lm-eval's own arguments; one model × one group of
+candidates; ``medpair eval`` indexes only the job's task files and checks names and data before
+the model loads, where plain ``lm_eval`` would index all ~20,000 task files) writing
 into the same folders as ``medpair run`` (``OUT/runs/<side>/<stage>/<job>``), so
 ``medpair compare --medical OUT/runs/medical --base OUT/runs/base`` merges the scattered
 outputs into the same report. Stage 2's list is made from stage 1's outputs.
@@ -14,7 +16,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from medpair_tasks.atomic import write_text_atomic
-from medpair_tasks.registry import task_path
 from medpair_tasks.study.choose import choose_candidates
 from medpair_tasks.study.execute import EvalOptions
 from medpair_tasks.study.plan import SIDES, Plan, Shard
@@ -23,7 +24,7 @@ from medpair_tasks.study.spec import ModelSpec
 
 @dataclass(frozen=True)
 class Job:
-    """One ``lm_eval`` run: a model, some tasks on one role, an output folder."""
+    """One ``medpair eval`` (lm-eval) run: a model, some tasks on one role, an output folder."""
 
     id: str
     side: str
@@ -37,8 +38,8 @@ class Job:
 def _command(spec: ModelSpec, tasks: tuple[str, ...], role: str, val_limit: int, output: Path,
              options: EvalOptions) -> tuple[str, ...]:
     argv = [
-        "lm_eval", "--model", spec.model_type, "--model_args", spec.model_args,
-        "--include_path", str(task_path()), "--tasks", ",".join(tasks),
+        "medpair", "eval", "--model", spec.model_type, "--model_args", spec.model_args,
+        "--tasks", ",".join(tasks),
         "--metadata", json.dumps({"role": role, "val_limit": val_limit}),
         "--log_samples", "--output_path", str(output), "--batch_size", options.batch_size,
         "--seed", str(options.seed),
@@ -102,7 +103,7 @@ def write_jobs(jobs: list[Job], folder: Path, stage: str) -> tuple[Path, Path]:
     """Write ``<stage>.sh`` (one command per line) and ``<stage>.json``; returns both paths."""
     script = folder / f"{stage}.sh"
     listing = folder / f"{stage}.json"
-    lines = [f"# medpair {stage}: {len(jobs)} independent jobs, one lm_eval run per line",
+    lines = [f"# medpair {stage}: {len(jobs)} independent jobs, one lm-eval run (medpair eval) per line",
              "# run them anywhere, e.g.  parallel -j 4 < " + script.name + "  or one line per Slurm array task"]
     lines += [shlex.join(job.command) for job in jobs]
     write_text_atomic(script, "\n".join(lines) + "\n")

@@ -17,7 +17,11 @@ NOTE_SENTENCES = tuple(FINDINGS)
 
 def note_text_in(path: Path) -> list[str]:
     """The note fragments (the fixtures' marker, their sentences) found in a file's bytes."""
-    data = path.read_bytes()
+    return note_text_in_bytes(path.read_bytes())
+
+
+def note_text_in_bytes(data: bytes) -> list[str]:
+    """The note fragments (the fixtures' marker, their sentences) found in some bytes."""
     found = [CANARY] if CANARY.encode() in data else []
     found += [s for s in NOTE_SENTENCES if s.encode() in data]
     return found

@@ -1,0 +1,436 @@
+"""The one door to lm-eval's internals.
+
+Every import of a private lm-eval module and every change medpair makes to lm-eval's behaviour
+lives in this module; the rest of medpair uses lm-eval's public API (``simple_evaluate``,
+``TaskManager(...)``, ``get_model``, ``lm_eval.loggers``) or the functions below.
+``tests/test_lm_eval_internals.py`` has one test per dependency, so that an lm-eval release that
+changes one fails there, loudly, instead of somewhere downstream. The dependencies (lm-eval 0.4.13):
+
+1. ``lm_eval.tasks.manager.TaskManager``: its constructor's arguments and the attributes it keeps
+   its index in (``_index``, ``_all_tasks``, ``_all_subtasks``, ``_all_groups``, ``_all_tags``);
+   medpair wraps ``__init__`` to add its own tasks (:func:`adapt_task_manager`).
+2. ``lm_eval.tasks._index`` (``Kind``, ``TaskIndex.build`` / ``process_cfg``) and
+   ``lm_eval.tasks._yaml_loader.load_yaml``: indexing chosen medpair YAML files.
+3. ``lm_eval.config.evaluate_config.EvaluatorConfig.from_cli``: wrapped, so that the clinical-data
+   guard reads lm-eval's own parsed command line (abbreviations, merged ``model_args``, ``--config``).
+4. ``lm_eval.evaluator.simple_evaluate`` and ``evaluate``: wrapped by the same guard (Python API).
+5. ``lm_eval._cli.harness.HarnessCLI`` with its private ``_parser`` / ``_subparsers``:
+   ``medpair eval`` parses its arguments with lm-eval's parser.
+6. ``lm_eval.utils.apply_template`` / ``env``: replaced by a cached compilation (same text).
+7. ``lm_eval.models.MODEL_MAPPING`` and ``lm_eval.models.api_models.TemplateAPI``: what kind of
+   model an ``LM`` object handed to the Python API is.
+8. The ``lm_eval.tasks`` entry-point group of lm-eval's plugin proposal (PR #4015): while the
+   installed lm-eval does not read it, :func:`adapt_task_manager` adds medpair's tasks itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any, ContextManager
+
+log = logging.getLogger(__name__)
+
+PLUGIN_ENV = "MEDPAIR_LM_EVAL_PLUGIN"
+TASKS_ENTRY_POINT_GROUP = "lm_eval.tasks"
+_OFF = ("0", "false", "no", "off")
+_MARK = "_medpair_adapted"
+
+
+@dataclass(frozen=True)
+class IndexScope:
+    """What the task managers built while ``medpair eval`` runs index.
+
+    ``files``: the medpair YAML files the requested names need (None: all of medpair's);
+    ``include_defaults``: whether lm-eval's ~14,700 built-in YAMLs are indexed too.
+    """
+
+    files: tuple[Path, ...] | None
+    include_defaults: bool
+
+
+_SCOPE: ContextVar[IndexScope | None] = ContextVar("medpair_index_scope", default=None)
+
+
+@contextmanager
+def index_scope(scope: IndexScope) -> Iterator[None]:
+    """Within the block, lm-eval's task managers index only what ``scope`` says (restored afterwards)."""
+    token = _SCOPE.set(scope)
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+# --------------------------------------------------------------------------- discovery (1, 2, 8)
+def lm_eval_reads_task_entry_points() -> bool:
+    """True when the installed lm-eval discovers task plugins through the ``lm_eval.tasks`` entry points."""
+    import lm_eval.tasks.manager as manager
+
+    return any(
+        value == TASKS_ENTRY_POINT_GROUP for name, value in vars(manager).items() if not name.startswith("__")
+    )
+
+
+def discovery_enabled() -> bool:
+    """Whether plain lm-eval task managers should also index medpair's tasks (the bridge)."""
+    if os.environ.get(PLUGIN_ENV, "1").strip().lower() in _OFF:
+        return False
+    return not lm_eval_reads_task_entry_points()
+
+
+def _medpair_root() -> Path:
+    from medpair_tasks.registry import task_path
+
+    return task_path().resolve()
+
+
+def _covers_medpair(include_path: Any) -> bool:
+    """Whether a user's include_path already reaches (part of) medpair's task folder."""
+    if not include_path:
+        return False
+    root = _medpair_root()
+    paths = include_path if isinstance(include_path, (list, tuple)) else [include_path]
+    for path in paths:
+        resolved = Path(path).expanduser().resolve()
+        if resolved == root or root in resolved.parents or resolved in root.parents:
+            return True
+    return False
+
+
+def _entries(files: tuple[Path, ...] | None) -> dict[str, Any]:
+    """lm-eval index entries of the given medpair YAML files (all of them when None).
+
+    A prompt candidate is one task named after its file whose kind (YAML or Python-class task)
+    comes from the templates it includes, so only one candidate per distinct ``include:`` line is
+    parsed and the others get an entry without parsing (lm-eval reads a task's file when it loads
+    it); the other files (defaults and groups, ~70) are parsed as lm-eval's own index parses them.
+    """
+    from lm_eval.tasks._index import Entry, TaskIndex
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    from medpair_tasks.registry import is_candidate_file, task_files
+
+    index: dict[str, Any] = {}
+    kinds: dict[str, Any] = {}
+    for path in sorted(task_files().values() if files is None else files):
+        if not is_candidate_file(path):
+            TaskIndex.process_cfg(load_yaml(path, resolve_func=False, recursive=True), path, index)
+            continue
+        includes = next((line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("include:")), "")
+        if includes not in kinds:
+            kinds[includes] = TaskIndex._kind_of(load_yaml(path, resolve_func=False, recursive=True))
+        index[path.stem] = Entry(name=path.stem, kind=kinds[includes], yaml_path=path)
+    return index
+
+
+def add_entries(manager: Any, files: tuple[Path, ...] | None) -> None:
+    """Add medpair's entries to a built ``TaskManager`` for names it does not have yet.
+
+    lm-eval's built-in tasks and a user's ``--include_path`` therefore win on a name clash.
+    """
+    from lm_eval.tasks._index import Kind
+
+    index = manager._index
+    for name, entry in _entries(files).items():
+        index.setdefault(name, entry)
+    buckets: dict[Any, list[str]] = defaultdict(list)
+    for name, entry in index.items():
+        buckets[entry.kind].append(name)
+    manager._all_tasks = sorted(index)
+    manager._all_subtasks = sorted(buckets[Kind.TASK] + buckets[Kind.PY_TASK])
+    manager._all_groups = sorted(buckets[Kind.GROUP])
+    manager._all_tags = sorted(buckets[Kind.TAG])
+
+
+def _files_to_add(scope: IndexScope | None, include_path: Any) -> tuple[bool, tuple[Path, ...] | None]:
+    """(add anything?, which files) for one new task manager."""
+    if scope is not None:
+        return True, scope.files
+    if _covers_medpair(include_path) or not discovery_enabled():
+        return False, None
+    return True, None
+
+
+def adapt_task_manager(cls: type) -> None:
+    """Wrap ``TaskManager.__init__`` (once) so that it also indexes medpair's tasks.
+
+    Outside ``medpair eval`` this is the bridge of lm-eval's plugin proposal: every task manager
+    indexes all of medpair's tasks unless its include_path already holds them, the environment
+    variable ``MEDPAIR_LM_EVAL_PLUGIN=0`` is set, or lm-eval reads the entry points itself.
+    Inside ``medpair eval`` (:func:`index_scope`) it indexes only the files the run needs, and
+    lm-eval's built-in tasks only when a requested name is not medpair's.
+    """
+    original = cls.__init__
+    if getattr(original, _MARK, False):
+        return
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        scope = _SCOPE.get()
+        if scope is not None and not scope.include_defaults:
+            bound.arguments["include_defaults"] = False
+        original(*bound.args, **bound.kwargs)
+        add, files = _files_to_add(scope, bound.arguments.get("include_path"))
+        if add:
+            add_entries(self, files)
+
+    setattr(__init__, _MARK, True)
+    cls.__init__ = __init__
+
+
+def task_manager_class() -> type:
+    """lm-eval's ``TaskManager`` class, adapted."""
+    from lm_eval.tasks import TaskManager
+
+    adapt_task_manager(TaskManager)
+    return TaskManager
+
+
+def is_group_entry(entry: Any) -> bool:
+    """Whether an index entry of a task manager is a group."""
+    from lm_eval.tasks._index import Kind
+
+    return entry.kind == Kind.GROUP
+
+
+def read_task_yaml(path: Path) -> dict[str, Any]:
+    """A task YAML as lm-eval reads it for its index (includes merged, ``!function`` left unresolved)."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    return load_yaml(path, resolve_func=False, recursive=True)
+
+
+# --------------------------------------------------------------------------- prompt templates (6)
+class _QuietCustomDatasetNotice(logging.Filter):
+    """Drop lm-eval's per-task notice about ``custom_dataset`` kwargs: one line per candidate."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Custom kwargs can be passed to `--metadata`" not in record.getMessage()
+
+
+def quiet_lm_eval_notices() -> None:
+    """Install :class:`_QuietCustomDatasetNotice` on lm-eval's task logger (once)."""
+    logger = logging.getLogger("lm_eval.api.task")
+    if not any(isinstance(f, _QuietCustomDatasetNotice) for f in logger.filters):
+        logger.addFilter(_QuietCustomDatasetNotice())
+
+
+@cache
+def cache_prompt_templates() -> None:
+    """Compile each Jinja2 prompt template once instead of once per rendering.
+
+    lm-eval's ``utils.apply_template`` calls ``env.from_string`` for every document; with 121
+    candidates × 500 items × 4 prompts that is most of the CPU time of building requests. The
+    replacement renders with the same environment, so the text is identical.
+    """
+    import lm_eval.utils
+
+    compiled = lru_cache(maxsize=1024)(lm_eval.utils.env.from_string)
+
+    def apply_template(template: str, doc: dict) -> str:
+        return compiled(template).render(**doc)
+
+    lm_eval.utils.apply_template = apply_template
+
+
+# --------------------------------------------------------------------------- the guard (3, 4, 7)
+def _wrap(owner: Any, name: str, check: Callable[[dict[str, Any]], ContextManager[None]]) -> None:
+    """Replace ``owner.name`` (a function) by one that runs ``check`` on its arguments first, then runs
+    the original inside the context ``check`` returns."""
+    original = getattr(owner, name)
+    if getattr(original, _MARK, False):
+        return
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        with check(bound.arguments):
+            return original(*args, **kwargs)
+
+    setattr(guarded, _MARK, True)
+    setattr(owner, name, guarded)
+
+
+def adapt_evaluator_config(cls: type) -> None:
+    """Run the guard on every configuration lm-eval's command line builds (``EvaluatorConfig.from_cli``)."""
+    original = cls.from_cli
+    if getattr(original, _MARK, False):
+        return
+
+    def from_cli(klass: type, namespace: Any) -> Any:
+        from medpair_tasks.clinical.safety import check_cli_config
+
+        config = original.__func__(klass, namespace)
+        check_cli_config(config, _field_defaults(klass))
+        return config
+
+    setattr(from_cli, _MARK, True)
+    cls.from_cli = classmethod(from_cli)
+
+
+def _field_defaults(cls: type) -> dict[str, Any]:
+    """Each field of lm-eval's ``EvaluatorConfig`` → its default value."""
+    from dataclasses import MISSING, fields
+
+    defaults = {}
+    for field in fields(cls):
+        if field.default is not MISSING:
+            defaults[field.name] = field.default
+        elif field.default_factory is not MISSING:
+            defaults[field.name] = field.default_factory()
+    return defaults
+
+
+def adapt_evaluator(module: ModuleType) -> None:
+    """Run the guard before ``simple_evaluate`` builds a model and before ``evaluate`` sends requests."""
+    _wrap(module, "simple_evaluate", _check_simple_evaluate)
+    _wrap(module, "evaluate", _check_evaluate)
+
+
+def _check_simple_evaluate(arguments: dict[str, Any]) -> ContextManager[None]:
+    from medpair_tasks.clinical.safety import check_simple_evaluate_call
+
+    return check_simple_evaluate_call(arguments)
+
+
+def _check_evaluate(arguments: dict[str, Any]) -> ContextManager[None]:
+    from medpair_tasks.clinical.safety import check_evaluate_call
+
+    return check_evaluate_call(arguments)
+
+
+def unwrap_model(lm: Any) -> Any:
+    """The model inside lm-eval's request cache wrapper (``CachingLM``), or ``lm`` itself."""
+    from lm_eval.api.model import CachingLM
+
+    return lm.lm if isinstance(lm, CachingLM) else lm
+
+
+def loaded_tasks(task_dict: Any) -> Iterator[tuple[str, str | None]]:
+    """(name, metadata ``dataset``) of every task in ``evaluate``'s ``task_dict`` (flat or nested form)."""
+    if not isinstance(task_dict, Mapping):
+        return
+    tasks = task_dict["tasks"] if isinstance(task_dict.get("tasks"), Mapping) else task_dict
+    for key, value in tasks.items():
+        if isinstance(value, Mapping):
+            yield from loaded_tasks(value)
+            continue
+        config = getattr(value, "config", None)
+        metadata = getattr(config, "metadata", None)
+        dataset = metadata.get("dataset") if isinstance(metadata, Mapping) else None
+        name = key if isinstance(key, str) else getattr(key, "group_name", None) or str(key)
+        yield name, dataset if isinstance(dataset, str) else None
+
+
+def parse_model_args(model_args: Any) -> dict[str, Any]:
+    """lm-eval's ``model_args`` (string or dict) as the dict lm-eval itself makes of it."""
+    from lm_eval.utils import simple_parse_args_string
+
+    if model_args is None:
+        return {}
+    if isinstance(model_args, dict):
+        return dict(model_args)
+    return simple_parse_args_string(str(model_args))
+
+
+def registered_model_name(lm: Any) -> str | None:
+    """The lm-eval model name (``hf``, ``local-completions``, …) whose class ``lm`` is or derives from."""
+    from lm_eval.models import MODEL_MAPPING
+
+    by_target = {target.replace(" ", ""): name for name, target in sorted(MODEL_MAPPING.items(), reverse=True)}
+    for klass in type(lm).__mro__:
+        name = by_target.get(f"{klass.__module__}:{klass.__qualname__}")
+        if name is not None:
+            return name
+    return None
+
+
+def endpoint_url(lm: Any) -> tuple[bool, str | None]:
+    """(whether ``lm`` is one of lm-eval's HTTP API models, the base URL its requests go to)."""
+    from lm_eval.models.api_models import TemplateAPI
+
+    if isinstance(lm, TemplateAPI):
+        return True, getattr(lm, "base_url", None)
+    return False, None
+
+
+# --------------------------------------------------------------------------- lm-eval's parser (5)
+def parse_lm_eval_args(argv: list[str]) -> Any:
+    """lm-eval's parsed command line for ``argv`` (``lm_eval``'s arguments), with its parser and defaults."""
+    from lm_eval._cli.harness import HarnessCLI
+
+    cli = HarnessCLI()
+    if argv and argv[0] not in cli._subparsers.choices and argv[0] not in ("-h", "--help"):
+        argv = ["run", *argv]
+    return cli, cli._parser.parse_args(argv)
+
+
+def config_file_tasks(path: str) -> Any:
+    """The ``tasks`` of an lm-eval ``--config`` YAML file, read by lm-eval's reader."""
+    from lm_eval.config.evaluate_config import EvaluatorConfig
+
+    return EvaluatorConfig.load_yaml_config(path).get("tasks")
+
+
+def run_lm_eval(cli: Any, args: Any) -> None:
+    """Run lm-eval's command for parsed arguments, with lm-eval's logging set up as its CLI does."""
+    from lm_eval.utils import setup_logging
+
+    setup_logging()
+    cli.execute(args)
+
+
+# --------------------------------------------------------------------------- installing
+_ADAPTERS: dict[str, Callable[[ModuleType], None]] = {
+    "lm_eval.tasks.manager": lambda module: adapt_task_manager(module.TaskManager),
+    "lm_eval.config.evaluate_config": lambda module: adapt_evaluator_config(module.EvaluatorConfig),
+    "lm_eval.evaluator": adapt_evaluator,
+}
+
+
+def adapt_module(module: ModuleType) -> None:
+    """Adapt one freshly imported lm-eval module (called by :mod:`medpair_tasks._startup`)."""
+    adapter = _ADAPTERS.get(module.__name__)
+    if adapter is not None:
+        adapter(module)
+
+
+def install() -> None:
+    """Adapt lm-eval in this process now (idempotent): for ``medpair eval`` and for processes without the ``.pth``."""
+    import importlib
+
+    for name in _ADAPTERS:
+        adapt_module(importlib.import_module(name))
+    quiet_lm_eval_notices()
+    cache_prompt_templates()
+
+
+def names_of(items: Iterable[Any]) -> list[str]:
+    """Task names in lm-eval's task arguments: strings (comma lists), config dicts, Task/Group objects."""
+    names: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            names += [n.strip() for n in item.split(",") if n.strip()]
+        elif isinstance(item, dict):
+            names += [str(item[k]) for k in ("task", "group") if isinstance(item.get(k), str)]
+        else:
+            name = getattr(item, "task_name", None) or getattr(item, "group_name", None)
+            if isinstance(name, str):
+                names.append(name)
+    return names
