@@ -64,6 +64,7 @@ def build_splits(
     role = str(metadata.get("role", "test"))
     val_limit = int(metadata.get("val_limit", DEFAULT_VAL_LIMIT))
     seed = int(metadata.get("fewshot_seed") or 0)
+    rule = fewshot_rule(metadata)
     eval_docs = [as_doc(item, dataset, role) for item in scored(dataset, role, val_limit)]
     if not eval_docs:
         raise ValueError(f"{dataset}: the {role} role has no items (is the data complete?)")
@@ -78,7 +79,7 @@ def build_splits(
     def to_doc(item: Any) -> dict[str, Any]:
         return as_doc(item, dataset, "fewshot")
 
-    if shots > 0 and per_item and fewshot_rule(metadata) == "source_disjoint":
+    if shots > 0 and per_item and rule == "source_disjoint":
         demos = candidate_prefix(eval_docs, ranked, to_doc, k)
     else:
         demos = [to_doc(item) for item in ranked[:k]]

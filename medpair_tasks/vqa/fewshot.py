@@ -9,7 +9,7 @@ do not check, the model sees the wrong image in the wrong place.
 
 The fix, :class:`medpair_tasks.vqa.task.VQATask`, changes nothing in lm-eval: its
 ``doc_to_image`` returns the demonstrations' images followed by the scored item's, where the
-demonstrations are taken by the very call ``fewshot_context`` makes (:func:`demonstrations`), and
+demonstrations are the very ones ``fewshot_context`` shows (``VQATask.demonstrations``), and
 the prompt template puts each document's placeholders in front of that document's text, so
 placeholder *i* of the prompt is image *i* of the request. ``construct_requests`` then checks
 the invariant on every request (:func:`check_placeholders`) and stops the run if it is broken.
@@ -26,14 +26,9 @@ from typing import Any
 from medpair_tasks.vqa.items import IMAGE_PLACEHOLDER
 
 
-def demonstrations(task: Any, doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The documents ``task.fewshot_context`` shows before ``doc``, in order (see :class:`SourceDisjointTask`)."""
-    return task.demonstrations(doc)
-
-
 def request_images(task: Any, doc: dict[str, Any], images_of: Callable[[dict[str, Any]], list[Any]]) -> list[Any]:
-    """The images of a request: each demonstration's, then the scored document's."""
-    return [image for shown in demonstrations(task, doc) for image in images_of(shown)] + images_of(doc)
+    """The images of a request: each demonstration's (``task.demonstrations``), then the scored document's."""
+    return [image for shown in task.demonstrations(doc) for image in images_of(shown)] + images_of(doc)
 
 
 def count_placeholders(text: str) -> int:
