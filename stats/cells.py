@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import compare_scores
 from .identity import setting_name, task_name_for
-from .lineparse import ANSWER_NONE, ANSWER_UNKNOWN
+from .lineparse import ANSWER_NONE, ANSWER_UNKNOWN, OPTION_LETTERS
 from .logfiles import check_log_path
 from .logs import read_logs
 from .paired import PairedComparison, decide_outcome, outcome_note, single_cluster_comparison
@@ -32,7 +32,8 @@ from .records import ComparisonRecord
 from .selection import PairChoice, candidate_scores, choose_pair, find_search_record
 from .selection_aware import selection_aware_interval
 
-__all__ = ["MissingTestRunsError", "PairComparer", "Side", "load_side", "missing_runs_error"]
+__all__ = ["ANSWER_BIAS_SHARE", "PRIMARY_METRIC", "AnswerProfile", "MissingTestRunsError", "PairComparer", "Side",
+           "answer_profile", "load_side", "missing_runs_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ _CELL_KEYS = ["dataset", "regime", "mode", "shots", "metric", "filter", "role"]
 ANSWER_BIAS_SHARE = 0.8
 #: The metric the headline counts when a cell has it; otherwise the first metric the task lists.
 PRIMARY_METRIC = "acc"
-_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 class MissingTestRunsError(ValueError):
@@ -127,7 +127,7 @@ def _answer_shares(answers: np.ndarray, n_options: int) -> tuple[tuple[str, floa
     """Share of items per option letter (and ``none``), or None when the logs do not tell."""
     if answers.size == 0 or (answers == ANSWER_UNKNOWN).any():
         return None
-    shares = [(_LETTERS[i], float(np.mean(answers == i))) for i in range(n_options)]
+    shares = [(OPTION_LETTERS[i], float(np.mean(answers == i))) for i in range(n_options)]
     if (answers == ANSWER_NONE).any():
         shares.append(("none", float(np.mean(answers == ANSWER_NONE))))
     return tuple(shares)
@@ -165,7 +165,7 @@ def answer_profile(med_rows: pd.DataFrame, base_rows: pd.DataFrame, med_label: s
             letter, share = max(dist, key=lambda kv: kv[1])
             if share > threshold:
                 flags.append(f"{who}: {letter} {100 * share:.0f}%")
-    return AnswerProfile(majority_baseline=float(counts[top] / gold.size), majority_option=_LETTERS[top],
+    return AnswerProfile(majority_baseline=float(counts[top] / gold.size), majority_option=OPTION_LETTERS[top],
                          medical=shares[med_label], base=shares[base_label], bias="; ".join(flags))
 
 

@@ -59,8 +59,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ANSWER_NONE", "ANSWER_UNKNOWN", "Interner", "LogFormatError", "ReadStats", "SampleColumns",
-           "SampleLineReader", "answer_of"]
+__all__ = ["ANSWER_NONE", "ANSWER_UNKNOWN", "OPTION_LETTERS", "Interner", "LogFormatError", "ReadStats",
+           "SampleColumns", "SampleLineReader", "answer_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ _TH_KEY = b'", "target_hash": "'
 _FRESPS_KEY = b', "filtered_resps": '
 _TAIL_KEYS = frozenset(("filter", "metrics", "doc_hash", "prompt_hash", "target_hash"))
 _CACHE_LIMIT = 200_000
-_OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: Option letters, by option index.
+OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 #: ``answer`` code of a response that names no option (an unparseable generation).
 ANSWER_NONE = -1
@@ -176,7 +177,7 @@ def answer_of(filtered: Any, n_options: int) -> int:
         return ANSWER_UNKNOWN
     if len(filtered) == 1 and isinstance(filtered[0], str):
         letter = filtered[0].strip()
-        pos = _OPTION_LETTERS.find(letter) if len(letter) == 1 else -1
+        pos = OPTION_LETTERS.find(letter) if len(letter) == 1 else -1
         return pos if 0 <= pos < n_options else ANSWER_NONE
     if len(filtered) != n_options or not all(isinstance(r, list) and r for r in filtered):
         return ANSWER_UNKNOWN
@@ -235,7 +236,8 @@ class SampleLineReader:
             self.fms.append(key)
         return c
 
-    def _rows(self, flt: int, metrics: tuple[str, ...], values: dict[str, Any]) -> tuple[tuple[tuple[int, float], ...], int, int]:
+    def _rows(self, flt: int, metrics: tuple[str, ...],
+              values: dict[str, Any]) -> tuple[tuple[tuple[int, float], ...], int, int]:
         """((fm code, score) per numeric or NaN metric, non-numeric values, NaN values)."""
         rows = []
         skipped = nans = 0

@@ -188,7 +188,8 @@ def discover_samples_files(paths: Sequence[str | Path]) -> list[SamplesFile]:
 
     Folders are searched recursively, so both ``OUT`` and ``OUT/<model>``
     work; symlinked folders are followed (each real folder once, so a link
-    loop ends), and a file reached by two routes counts once.  Files of tasks that are not medpair's are skipped (DEBUG log).
+    loop ends), and a file reached by two routes counts once.  Files of tasks
+    that are not medpair's are skipped (DEBUG log).
     The result is sorted from the oldest run to the newest (timestamp, then
     path), the order in which duplicate records are resolved.
     """
