@@ -193,7 +193,8 @@ def compare_scores(
     boot_rng, flip_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(inp.seed).spawn(2)
     )
-    flip = sign_flip_analysis(units.sums, units.sizes, inp.confidence, inp.n_resamples, flip_rng)
+    flip = sign_flip_analysis(units.sums, units.sizes, inp.confidence, inp.n_resamples, flip_rng,
+                              interval=inp.method == "signflip")
     if inp.method == "signflip":
         ci_low, ci_high = flip.ci_low, flip.ci_high
     else:

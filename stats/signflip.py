@@ -127,6 +127,8 @@ def sign_flip_analysis(
     confidence: float,
     n_resamples: int,
     rng: np.random.Generator,
+    *,
+    interval: bool = True,
 ) -> SignFlipAnalysis:
     """The paired sign-flip test and its inverted interval, from one set of sign patterns.
 
@@ -140,11 +142,15 @@ def sign_flip_analysis(
         confidence: level of the interval; the test's level is ``1 - confidence``.
         n_resamples: Monte Carlo sign patterns where exact enumeration is too large.
         rng: generator used only for Monte Carlo patterns.
+        interval: False skips the interval (NaN) and, where the p-value is
+            exact, the sign patterns too (for the bootstrap interval methods).
     """
     sums = np.asarray(unit_sums, dtype=np.float64)
     sizes = np.asarray(unit_sizes, dtype=np.float64)
-    patterns = _null_patterns(sums, sizes, n_resamples, rng)
     exact = _exact_p(sums)
+    if not interval and exact is not None:
+        return SignFlipAnalysis(SignFlipResult(exact, True, 0), math.nan, math.nan, min_attainable_p(sums))
+    patterns = _null_patterns(sums, sizes, n_resamples, rng)
     hit = np.abs(2.0 * patterns.kept_values - float(sums.sum())) >= _threshold(sums)
     if exact is None and patterns.exact:  # many kinds of unit but few patterns (a large B)
         exact = float(min(1.0, patterns.weights[hit].sum()))
@@ -152,7 +158,7 @@ def sign_flip_analysis(
         test = SignFlipResult(exact, True, 0)
     else:
         test = _monte_carlo_result(int(np.count_nonzero(hit)), n_resamples, sums)
-    ci_low, ci_high = _inverted_interval(sums, sizes, patterns, 1.0 - confidence)
+    ci_low, ci_high = _inverted_interval(sums, sizes, patterns, 1.0 - confidence) if interval else (math.nan,) * 2
     return SignFlipAnalysis(test=test, ci_low=ci_low, ci_high=ci_high, min_p=min_attainable_p(sums))
 
 
