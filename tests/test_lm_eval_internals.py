@@ -102,7 +102,9 @@ def test_7_every_lm_eval_model_type_is_classified():
 def test_8_entry_point_declared_and_bridge_only_without_native_support(monkeypatch):
     import lm_eval.tasks.manager
 
-    (entry,) = [e for e in metadata.entry_points(group=door.TASKS_ENTRY_POINT_GROUP) if e.name == "medpair"]
+    # the installed distribution (a stale medpair.egg-info in a checkout's root may shadow it in entry_points())
+    (installed,) = [d for d in metadata.distributions(name="medpair") if str(d.locate_file("")).startswith(sys.prefix)]
+    (entry,) = [e for e in installed.entry_points if e.group == door.TASKS_ENTRY_POINT_GROUP and e.name == "medpair"]
     assert entry.value == "medpair_task_yaml"
     spec_dir = Path(__import__(entry.value).__file__).parent
     assert spec_dir.resolve() == task_path().resolve()

@@ -21,7 +21,8 @@ def _run(*command: str, cwd: Path | None = None) -> str:
     return done.stdout
 
 
-def test_wheel_installs_tasks_into_site_packages(tmp_path, data_dir):
+def _wheel_venv(tmp_path: Path) -> tuple[Path, Path]:
+    """Build the wheel from a clean copy and install it alone into a fresh venv: (its python, its site-packages)."""
     dist, source = tmp_path / "dist", tmp_path / "source"
     # a clean copy: an in-tree build/ folder would let stale files into the wheel
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".venv", "build", "*.egg-info", ".git", "__pycache__",
@@ -35,6 +36,12 @@ def test_wheel_installs_tasks_into_site_packages(tmp_path, data_dir):
     # the dependencies come from this environment; medpair itself only from the wheel
     (site / "_medpair_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     _run(str(python), "-m", "pip", "install", "--no-deps", "-q", str(wheel))
+    return python, site
+
+
+def test_wheel_installs_tasks_into_site_packages(tmp_path, data_dir):
+    python, site = _wheel_venv(tmp_path)
+    env = python.parent.parent
     medpair = str(env / "bin" / "medpair")
     path = Path(run_medpair(["task-path"], data_dir, cwd=tmp_path, medpair=medpair).stdout.strip())
     assert path == site / "medpair_task_yaml"
@@ -53,40 +60,26 @@ def test_wheel_installs_tasks_into_site_packages(tmp_path, data_dir):
     _run(str(python), "-c", code, *modules, cwd=tmp_path)
 
 
-def test_plain_lm_eval_finds_the_tasks_of_an_installed_wheel(tmp_path, data_dir, tiny_models):
+def test_plain_lm_eval_finds_the_tasks_of_an_installed_wheel(tmp_path, data_dir, tiny_models, monkeypatch):
     """A fresh venv with only the wheel (dependencies from this environment): plain lm_eval, no --include_path."""
-    import os
-
     base, _ = tiny_models
-    dist, source = tmp_path / "dist", tmp_path / "source"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".venv", "build", "*.egg-info", ".git", "__pycache__",
-                                                               ".pytest_cache", "demo_out", "tests"))
-    _run(sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-w", str(dist), "-q")
-    (wheel,) = dist.glob("medpair-*.whl")
-    env = tmp_path / "venv"
-    _run(sys.executable, "-m", "venv", str(env))
-    python = str(env / "bin" / "python")
-    site = Path(_run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
-    (site / "_medpair_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    _run(python, "-m", "pip", "install", "--no-deps", "-q", str(wheel))
+    python_path, site = _wheel_venv(tmp_path)
+    python = str(python_path)
     assert (site / "medpair-lm-eval.pth").is_file()
-    os.environ["MEDPAIR_DATA_DIR"] = str(data_dir)
-    try:
-        out = tmp_path / "out"
-        _run(python, "-m", "lm_eval", "--tasks", "medpair_pubmedq?", "--model", "hf", "--model_args",
-             f"pretrained={base},dtype=float32", "--device", "cpu", "--limit", "5", "--output_path", str(out), cwd=tmp_path)
-        (results,) = out.rglob("results_*.json")
-        assert "medpair_pubmedqa" in results.read_text()
-        listing = _run(python, "-m", "lm_eval", "ls", "tasks", cwd=tmp_path)
-        assert "medpair_pubmedqa " in listing and "medpair_knowledge " in listing and "arc_easy " in listing
-        code = ("import sys, lm_eval\nfrom lm_eval.tasks import TaskManager\n"
-                "assert len(TaskManager(include_defaults=False).match_tasks(['medpair_*'])) == 5457\n"
-                "r = lm_eval.simple_evaluate(model='hf', model_args={'pretrained': sys.argv[1], 'dtype': 'float32'},"
-                " tasks=['medpair_pubmedqa'], limit=5, device='cpu')\n"
-                "print(sorted(r['results']))\n")
-        assert "['medpair_pubmedqa']" in _run(python, "-c", code, str(base), cwd=tmp_path)
-    finally:
-        os.environ.pop("MEDPAIR_DATA_DIR", None)
+    monkeypatch.setenv("MEDPAIR_DATA_DIR", str(data_dir))
+    out = tmp_path / "out"
+    _run(python, "-m", "lm_eval", "--tasks", "medpair_pubmedq?", "--model", "hf", "--model_args",
+         f"pretrained={base},dtype=float32", "--device", "cpu", "--limit", "5", "--output_path", str(out), cwd=tmp_path)
+    (results,) = out.rglob("results_*.json")
+    assert "medpair_pubmedqa" in results.read_text()
+    listing = _run(python, "-m", "lm_eval", "ls", "tasks", cwd=tmp_path)
+    assert "medpair_pubmedqa " in listing and "medpair_knowledge " in listing and "arc_easy " in listing
+    code = ("import sys, lm_eval\nfrom lm_eval.tasks import TaskManager\n"
+            "assert len(TaskManager(include_defaults=False).match_tasks(['medpair_*'])) == 5457\n"
+            "r = lm_eval.simple_evaluate(model='hf', model_args={'pretrained': sys.argv[1], 'dtype': 'float32'},"
+            " tasks=['medpair_pubmedqa'], limit=5, device='cpu')\n"
+            "print(sorted(r['results']))\n")
+    assert "['medpair_pubmedqa']" in _run(python, "-c", code, str(base), cwd=tmp_path)
     _run(python, "-m", "pip", "uninstall", "-y", "-q", "medpair")
     assert not (site / "medpair-lm-eval.pth").exists()
     assert _run(python, "-c", "import sys; print([type(f).__name__ for f in sys.meta_path])").count("LmEvalFinder") == 0
