@@ -91,6 +91,7 @@ def test_users_include_path_keeps_working(tiny_models, data_dir, tmp_path):
     assert len(samples["my_own_task"]) == 4 and len(samples["medpair_mmlu_anatomy"]) == 8
 
 
+@pytest.mark.slow
 def test_lm_eval_builtin_tasks_stay_registered(tmp_path):
     import lm_eval.tasks
 
@@ -109,6 +110,7 @@ def test_lm_eval_builtin_tasks_stay_registered(tmp_path):
         lm_eval.evaluator.TaskManager = original
 
 
+@pytest.mark.slow
 def test_tasks_command_lists_identity(data_dir):
     listing = run_medpair(["tasks", "medpair_medqa_mc_f03_*"], data_dir).stdout
     lines = [line.split() for line in listing.splitlines() if line.startswith("medpair_")]
@@ -120,6 +122,7 @@ def test_tasks_command_lists_identity(data_dir):
     assert path.endswith("task_yaml")
 
 
+@pytest.mark.slow
 def test_a_group_of_one_says_member(data_dir):
     rows = [line.split() for line in run_medpair(["tasks", "medpair_slake"], data_dir).stdout.splitlines()]
     assert ["medpair_slake", "1", "member", "test", "gen", "0", "f00"] in rows

@@ -6,6 +6,8 @@ import pytest
 
 from medpair_tasks.registry import task_manager
 
+pytestmark = pytest.mark.slow  # lm-eval runs on the tiny models; `pytest -m "not slow"` leaves them out
+
 
 def _evaluate(model_path, tasks, **kwargs):
     from lm_eval import simple_evaluate
