@@ -91,6 +91,7 @@ def test_users_include_path_keeps_working(tiny_models, data_dir, tmp_path):
     assert len(samples["my_own_task"]) == 4 and len(samples["medpair_mmlu_anatomy"]) == 8
 
 
+@pytest.mark.slow
 def test_lm_eval_builtin_tasks_stay_registered(tmp_path):
     """An lm-eval task manager with its defaults also indexes medpair's tasks; a user's folder is kept."""
     from medpair_tasks.lm_eval_internals import task_manager_class
@@ -130,6 +131,7 @@ def test_eval_help_explains_medpairs_part():
     assert "--model_args" in lm_eval_help
 
 
+@pytest.mark.slow
 def test_tasks_command_lists_identity(data_dir):
     listing = run_medpair(["tasks", "medpair_medqa_mc_f03_*"], data_dir).stdout
     lines = [line.split() for line in listing.splitlines() if line.startswith("medpair_")]
@@ -141,6 +143,7 @@ def test_tasks_command_lists_identity(data_dir):
     assert path.endswith("task_yaml")
 
 
+@pytest.mark.slow
 def test_a_group_of_one_says_member(data_dir):
     rows = [line.split() for line in run_medpair(["tasks", "medpair_slake"], data_dir).stdout.splitlines()]
     assert ["medpair_slake", "1", "member", "test", "gen", "0", "f00"] in rows

@@ -57,7 +57,7 @@ def test_run_names_the_other_task_families_and_what_to_use(name, family):
 
 
 def test_run_still_says_unknown_for_a_name_medpair_does_not_have():
-    with pytest.raises(argparse.ArgumentTypeError, match=r"unknown task 'medqq'; medpair run covers the knowledge datasets only \(medqa,"):
+    with pytest.raises(argparse.ArgumentTypeError, match=r"unknown task 'medqq'; medpair run and medpair plan cover the knowledge datasets only \(medqa,"):
         parse_datasets("medqq")
 
 

@@ -19,9 +19,14 @@ def test_generated_files_are_current():
     assert generator.stale_files(task_path()) == [], "run: python task_yaml/_generate.py"
 
 
-def test_every_yaml_is_indexed():
+@pytest.fixture(scope="module")
+def index() -> dict:
+    """The task index of medpair's YAMLs, built once for the tests that only read it."""
+    return task_manager().task_index
+
+
+def test_every_yaml_is_indexed(index):
     yaml_files = sorted(task_path().rglob("*.yaml"))
-    index = task_manager().task_index
     assert len(index) == len(yaml_files) == 5457
     assert {e.yaml_path.resolve() for e in index.values()} == {p.resolve() for p in yaml_files}
     groups = sorted(n for n, e in index.items() if e.kind == Kind.GROUP)
@@ -30,8 +35,8 @@ def test_every_yaml_is_indexed():
                       "medpair_n2c2_obesity_gen", "medpair_pathvqa", "medpair_slake", "medpair_vqa", "medpair_vqa_rad"]
 
 
-def test_names_match_metadata():
-    for name, entry in task_manager().task_index.items():
+def test_names_match_metadata(index):
+    for name, entry in index.items():
         if entry.kind not in TASK_KINDS:
             continue
         meta = entry.cfg["metadata"]

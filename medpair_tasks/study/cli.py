@@ -49,9 +49,9 @@ def _not_a_knowledge_dataset(name: str) -> str:
     knowledge = f"the knowledge datasets only ({', '.join(SOURCES)}; groups medpair_knowledge, medpair_mmlu_medical)"
     family = _family(name)
     if family is None:
-        return f"unknown task {name!r}; medpair run covers {knowledge}"
+        return f"unknown task {name!r}; medpair run and medpair plan cover {knowledge}"
     task = name if name.startswith("medpair_") else f"medpair_{name}"
-    return (f"{name!r} is a {family} task, and medpair run covers {knowledge}. Evaluate it with "
+    return (f"{name!r} is a {family} task, and medpair run and medpair plan cover {knowledge}. Evaluate it with "
             f"'medpair eval --tasks {task} --log_samples --output_path OUT_MODEL ...' for each model, then "
             "'medpair compare --medical OUT_MEDICAL --base OUT_BASE --out REPORT'")
 

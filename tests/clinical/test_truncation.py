@@ -91,7 +91,8 @@ def clinical_tasks(tiny_models, data_dir):
     def build(names: list[str], **metadata):
         key = tuple(sorted(metadata.items()))
         if key not in managers:
-            managers[key] = task_manager(metadata={"pretrained": str(base), "role": "test", "val_limit": 0, **metadata})
+            managers[key] = task_manager(metadata={"pretrained": str(base), "role": "test", "val_limit": 0, **metadata},
+                                         datasets=["clinical"])  # index the clinical folder only
         return managers[key].load(names)["tasks"]
 
     yield build
@@ -112,6 +113,7 @@ TASKS = [
 ]
 
 
+@pytest.mark.slow
 def test_prompts_fit_and_keep_question_and_options(clinical_tasks, counter):
     tasks = clinical_tasks(TASKS, max_length=MAX_LENGTH)
     untruncated = clinical_tasks(TASKS)
@@ -185,6 +187,7 @@ def test_longhealth_prompts_pack_the_right_documents(clinical_tasks):
         assert doc["context"] == "" and "documents_sha256" in doc
 
 
+@pytest.mark.slow
 def test_all_pairs_of_settings_give_the_same_documents(clinical_tasks):
     """Different budgets and sides change prompts, never the logged documents (doc_hash)."""
     settings = [{}, {"max_length": 300}, {"max_length": 300, "truncation": "left"}]

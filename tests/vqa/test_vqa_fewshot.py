@@ -97,6 +97,7 @@ class _Spy:
         return getattr(self.processor, name)
 
 
+@pytest.mark.slow
 def test_processor_receives_one_image_per_placeholder_in_order(use_data, lm):
     seed = _mmmu_seed_with_a_two_image_demonstration()
     for name, task in _load([RAD_3SHOT, MMMU.format(seed=seed)]).items():
@@ -119,6 +120,7 @@ def test_processor_receives_one_image_per_placeholder_in_order(use_data, lm):
             assert [_pixels(i) for i in images] == expected[text], name
 
 
+@pytest.mark.slow
 def test_stock_lm_eval_gives_a_three_shot_prompt_only_the_items_image(use_data, lm):
     """Without medpair's task class, lm-eval sends 1 image for 4 placeholders and the processor refuses."""
     config = load_yaml(task_path() / "vqa" / "vqa_rad" / "candidates" / f"{RAD_3SHOT}.yaml", resolve_func=True)
