@@ -97,8 +97,10 @@ def _prepare_run(args: Any, stack: ExitStack) -> int:
     files = files_for(names) if names else None
     problems = data_problems(datasets_of(files or ()))
     if problems:
-        header = [f"medpair: {len(problems)} datasets of this run are missing:"] if len(problems) > 1 else []
-        _report(header + [str(p) for p in problems])
+        if len(problems) == 1:
+            _report([f"medpair eval: error: {problems[0]}"])
+        else:
+            _report([f"medpair eval: error: {len(problems)} datasets of this run are missing:", *map(str, problems)])
         return 1
     stack.enter_context(index_scope(IndexScope(files, include_defaults=files is None)))
     return 0
@@ -133,7 +135,7 @@ def main(argv: list[str]) -> int:
             print(exit_.code, file=sys.stderr)
             return 1
         except DataUnavailable as err:  # one clear message, not lm-eval's and datasets' tracebacks
-            print(err, file=sys.stderr)
+            print(f"medpair eval: error: {err}", file=sys.stderr)
             return 1
     return 0
 
