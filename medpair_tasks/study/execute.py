@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,32 @@ class EvalOptions:
     system_instruction: str | None = None
     gen_kwargs: str | None = None
     seed: int = 0
+
+
+@contextmanager
+def environment_recorded_once() -> Iterator[None]:
+    """Inside the block, lm-eval records the software environment once and reuses the record.
+
+    Every ``simple_evaluate`` call adds the environment to its results with torch's
+    ``collect_env`` (pip, conda and lscpu subprocesses: one to several seconds), and a study
+    makes one call per shard; the environment does not change within a run. lm-eval's own
+    function is put back when the block ends.
+    """
+    import lm_eval.evaluator as evaluator
+
+    original = evaluator.add_env_info
+    recorded: dict[str, Any] = {}
+
+    def add_recorded(storage: dict[str, Any]) -> None:
+        if not recorded:
+            original(recorded)
+        storage.update(copy.deepcopy(recorded))
+
+    evaluator.add_env_info = add_recorded
+    try:
+        yield
+    finally:
+        evaluator.add_env_info = original
 
 
 def load_model(spec: ModelSpec, options: EvalOptions) -> Any:
