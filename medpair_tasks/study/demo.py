@@ -8,7 +8,7 @@ The sample data are made-up exam questions, written in the MedQA and MMLU releas
 - MMLU anatomy: questions about a dozen anatomy facts (:data:`ANATOMY_FACTS`) that no training
   question mentions.
 
-Both models share one tokenizer, trained on the questions outside the test role. The base
+Both models share one tokenizer, trained on the MedQA questions outside the test role. The base
 model (``demo-base``) is a random tiny Llama; the medical model (``demo-medical``) is the same
 model fine-tuned on the answers of the MedQA *training* questions (the few-shot pool), in the
 study's prompt formats in turn. It learns those facts, so it should beat its base on MedQA's
@@ -39,7 +39,7 @@ DEMO_NAMES = {"medical": "demo-medical", "base": "demo-base"}
 MEDQA_SIZES = {"train": 1000, "dev": 12, "test": 120}
 """Questions per MedQA split: the training questions are also the few-shot pool."""
 MMLU_SIZES = {"dev": 5, "val": 12, "test": 120}
-FINE_TUNE_STEPS = 300
+FINE_TUNE_STEPS = 250
 VOCAB_SIZE = 1000
 
 Fact = tuple[str, str, tuple[str, ...]]
@@ -67,8 +67,8 @@ FACTS: tuple[Fact, ...] = (
 ANATOMY_FACTS: tuple[Fact, ...] = (
     ("Which muscle is the main muscle of inspiration?", "Diaphragm", ("Trapezius", "Deltoid", "Masseter", "Soleus")),
     ("Which bone forms the kneecap?", "Patella", ("Fibula", "Talus", "Calcaneus", "Clavicle")),
-    ("Which artery supplies the left ventricle's anterior wall?", "Left anterior descending artery",
-     ("Right coronary artery", "Splenic artery", "Renal artery", "Femoral artery")),
+    ("Which artery supplies most of the lateral surface of the brain?", "Middle cerebral artery",
+     ("Anterior cerebral artery", "Posterior cerebral artery", "Basilar artery", "Vertebral artery")),
     ("Which cranial nerve moves the tongue?", "Hypoglossal nerve",
      ("Trochlear nerve", "Abducens nerve", "Olfactory nerve", "Vagus nerve")),
     ("Which valve lies between the left atrium and the left ventricle?", "Mitral valve",
@@ -90,19 +90,27 @@ OPENINGS = ("", "A 34-year-old woman asks her physician. ", "A 61-year-old man i
 
 
 class QuestionMaker:
-    """Made-up exam questions about ``facts``; numbered cases keep every text unique."""
+    """Made-up exam questions about ``facts``; numbered cases keep every text unique.
+
+    The right answers' letters are balanced, as in an exam's answer key: each run of
+    ``n_options`` questions puts the right answer once in each position, in a random order.
+    """
 
     def __init__(self, facts: tuple[Fact, ...], seed: int) -> None:
         self.facts = facts
         self.rng = random.Random(seed)
         self.cases = itertools.count(1)
+        self.positions: list[int] = []
 
     def __call__(self, n_options: int = 4) -> tuple[str, list[str], int]:
         """(question, options, index of the right option)."""
         stem, answer, distractors = self.rng.choice(self.facts)
-        options = [answer, *self.rng.sample(distractors, n_options - 1)]
-        self.rng.shuffle(options)
-        return f"Case {next(self.cases)}. {self.rng.choice(OPENINGS)}{stem}", options, options.index(answer)
+        options = self.rng.sample(distractors, n_options - 1)
+        if not self.positions:
+            self.positions = self.rng.sample(range(n_options), n_options)
+        position = self.positions.pop()
+        options.insert(position, answer)
+        return f"Case {next(self.cases)}. {self.rng.choice(OPENINGS)}{stem}", options, position
 
 
 def write_medqa(folder: Path, make: QuestionMaker, sizes: dict[str, int], n_options: int = 4) -> None:
@@ -160,8 +168,8 @@ def build_demo_models(root: Path, items: dict[str, dict[str, list[Item]]]) -> tu
     base, medical = root / "base", root / "medical"
     if not (base / "config.json").is_file():
         log.info("building the tiny base model in %s", base)
-        seen = [item for splits in items.values() for split in ("train", "dev") for item in splits[split]]
-        texts = [prompt + answer for prompt, answer in as_examples(seen)]
+        medqa = items["medqa"]
+        texts = [prompt + answer for prompt, answer in as_examples(medqa["train"] + medqa["dev"])]
         build_base(base, texts=texts, shape=TinyShape(hidden_size=64, intermediate_size=128, heads=4),
                    vocab_size=VOCAB_SIZE, max_positions=2048)
     if not (medical / "config.json").is_file():
@@ -186,7 +194,7 @@ def prepare_demo(args: argparse.Namespace) -> Path:
                 setattr(args, f"{side}_name", DEMO_NAMES[side])
     args.tasks = args.tasks or DEMO_TASKS
     args.device = args.device or "cpu"
-    args.batch_size = args.batch_size if args.batch_size != "1" else "16"
+    args.batch_size = args.batch_size if args.batch_size != "1" else "64"
     return data
 
 
