@@ -82,7 +82,8 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--base-name", metavar="NAME", help="the base model's name in the report, likewise")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     parser.add_argument("--demo", action="store_true",
-                        help="offline demo: tiny base and medical models built here, sample data shipped with medpair")
+                        help="offline demo: sample MedQA and anatomy questions and two tiny models (demo-base, and "
+                        "demo-medical fine-tuned on the MedQA training questions), all built in OUT/demo")
     return parser
 
 
