@@ -21,10 +21,13 @@ changes one fails there, loudly, instead of somewhere downstream. The dependenci
    model an ``LM`` object handed to the Python API is.
 8. The ``lm_eval.tasks`` entry-point group of lm-eval's plugin proposal (PR #4015): while the
    installed lm-eval does not read it, :func:`adapt_task_manager` adds medpair's tasks itself.
+9. ``lm_eval.evaluator.add_env_info``: replaced, during a study, by a version that records the
+   software environment once (:func:`environment_recorded_once`).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import logging
@@ -434,3 +437,29 @@ def names_of(items: Iterable[Any]) -> list[str]:
             if isinstance(name, str):
                 names.append(name)
     return names
+
+
+@contextmanager
+def environment_recorded_once() -> Iterator[None]:
+    """Inside the block, lm-eval records the software environment once and reuses the record.
+
+    Every ``simple_evaluate`` call adds the environment to its results with torch's
+    ``collect_env`` (pip, conda and lscpu subprocesses: one to several seconds), and a study
+    makes one call per shard; the environment does not change within a run. lm-eval's own
+    function is put back when the block ends.
+    """
+    import lm_eval.evaluator as evaluator
+
+    original = evaluator.add_env_info
+    recorded: dict[str, Any] = {}
+
+    def add_recorded(storage: dict[str, Any]) -> None:
+        if not recorded:
+            original(recorded)
+        storage.update(copy.deepcopy(recorded))
+
+    evaluator.add_env_info = add_recorded
+    try:
+        yield
+    finally:
+        evaluator.add_env_info = original

@@ -8,13 +8,18 @@ like any hub model:
 - ``medical``: the same model after a few optimiser steps on medical text, so that the two
   models really differ, as a medical model and its base do.
 
+The embedded demo (:mod:`medpair_tasks.study.demo`) builds a wider pair with the same functions:
+its tokenizer is trained on the demo's own questions and its medical model is fine-tuned on
+the answers of the demo's training questions (:func:`fine_tune_on_answers`).
+
 Everything is seeded: the same call gives byte-identical weights on the same machine.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from medpair_tasks.formats import LETTERS
@@ -45,6 +50,16 @@ MEDICAL_TEXT = (
 )
 
 
+@dataclass(frozen=True)
+class TinyShape:
+    """The size of a tiny Llama: hidden width, MLP width, layers and attention heads."""
+
+    hidden_size: int = 32
+    intermediate_size: int = 64
+    layers: int = 2
+    heads: int = 2
+
+
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 600):
     """A byte-level BPE tokenizer (``PreTrainedTokenizerFast``) in which `` A`` … `` J`` are single tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -69,19 +84,20 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 600):
     return fast
 
 
-def build_base(out: Path, seed: int = 0, max_positions: int = 8192) -> Path:
-    """Write the random-weight base model and its tokenizer to ``out``."""
+def build_base(out: Path, seed: int = 0, max_positions: int = 8192, texts: Iterable[str] = CORPUS + MEDICAL_TEXT,
+               shape: TinyShape = TinyShape(), vocab_size: int = 600) -> Path:
+    """Write a random-weight Llama of ``shape`` and its tokenizer (trained on ``texts``) to ``out``."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tokenizer = train_tokenizer(CORPUS + MEDICAL_TEXT)
+    tokenizer = train_tokenizer(texts, vocab_size=vocab_size)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
+        hidden_size=shape.hidden_size,
+        intermediate_size=shape.intermediate_size,
+        num_hidden_layers=shape.layers,
+        num_attention_heads=shape.heads,
+        num_key_value_heads=shape.heads,
         max_position_embeddings=max_positions,
         bos_token_id=tokenizer.eos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -123,10 +139,47 @@ def train_and_save(model, batch: dict, labels, steps: int, out: Path, processor,
         optimiser.zero_grad()
         if step in (0, steps - 1):
             log.info("%s: step %d loss %.3f", name, step, loss.item())
+    _save(model, processor, out)
+
+
+def _save(model, processor, out: Path) -> None:
     model.eval()
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     processor.save_pretrained(out)
+
+
+def fine_tune_on_answers(base: Path, out: Path, examples: Sequence[tuple[str, str]], *, steps: int = 300,
+                         batch_size: int = 32, lr: float = 3e-3, seed: int = 0) -> Path:
+    """Write ``base`` after ``steps`` AdamW steps of supervised fine-tuning on ``(prompt, answer)`` pairs.
+
+    The loss is the answer tokens' only; each step takes ``batch_size`` examples drawn with
+    ``seed``, so the same call gives the same weights.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from medpair_tasks.finetune.data import collate, encode
+
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForCausalLM.from_pretrained(base)
+    encoded = [encode(tokenizer, prompt, answer, model.config.max_position_embeddings, answer_eos=False)
+               for prompt, answer in examples]
+    batch = collate(encoded, tokenizer.pad_token_id)
+    draws = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
+    model.train()
+    for step in range(steps):
+        rows = torch.randint(len(encoded), (batch_size,), generator=draws)
+        loss = model(**{name: tensor[rows] for name, tensor in batch.items()}).loss
+        loss.backward()
+        optimiser.step()
+        optimiser.zero_grad()
+        if step in (0, steps - 1):
+            log.info("fine-tuning on answers: step %d loss %.3f", step, loss.item())
+    _save(model, tokenizer, out)
+    return out
 
 
 def build_pair(root: Path, seed: int = 0) -> tuple[Path, Path]:

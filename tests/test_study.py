@@ -180,15 +180,3 @@ def make_plan_for(data_dir: Path):
         return make_plan(StudyConfig(("medqa", "mmlu_anatomy"), val_limit=4))
     finally:
         del os.environ["MEDPAIR_DATA_DIR"]
-
-
-@pytest.mark.slow
-def test_demo_runs_offline_from_scratch(tmp_path):
-    """The README's main job: no model, no data, no network."""
-    out = tmp_path / "demo_out"
-    text = run_medpair(["run", "--demo", "--out", str(out), "--n-resamples", "1000"], None, cwd=tmp_path).stdout
-    assert "medpair study plan" in text and "comparisons: medical better in" in text
-    records = json.loads((out / "report" / "comparisons.json").read_text())["records"]
-    assert {(r["dataset"], r["setting"]) for r in records} == {
-        ("medqa", "0-shot"), ("medqa", "3-shot"), ("mmlu_anatomy", "0-shot"), ("mmlu_anatomy", "3-shot")}
-    assert all(r["n"] == 60 for r in records)

@@ -103,9 +103,14 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--halving-eta", type=int, default=3, help="halving: keep 1/eta of the candidates per round")
     parser.add_argument("--halving-min-items", type=int, default=50, help="halving: items of the first round")
     parser.add_argument("--n-resamples", type=int, default=10_000, help="bootstrap resamples of the report")
+    parser.add_argument("--medical-name", metavar="NAME",
+                        help="the medical model's name in the report and forest plot (default: the name lm-eval "
+                        "logs, i.e. the pretrained path or hub id)")
+    parser.add_argument("--base-name", metavar="NAME", help="the base model's name in the report, likewise")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     parser.add_argument("--demo", action="store_true",
-                        help="offline demo: tiny base and medical models built here, sample data shipped with medpair")
+                        help="offline demo: sample MedQA and anatomy questions and two tiny models (demo-base, and "
+                        "demo-medical fine-tuned on the MedQA training questions), all built in OUT/demo")
     return parser
 
 
@@ -178,7 +183,8 @@ def _study_from_args(args: argparse.Namespace):
     models, config, options = _settings_from_args(args)
     options = replace(options, device=resolve_device(options.device))
     compare = {"n_resamples": args.n_resamples, "seed": args.seed}
-    return Study(args.out, models, config, options, compare)
+    names = {"medical": args.medical_name, "base": args.base_name}
+    return Study(args.out, models, config, options, compare, names={k: v for k, v in names.items() if v})
 
 
 def run_main(argv: list[str] | None = None) -> int:
@@ -189,13 +195,17 @@ def run_main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.WARNING, format="medpair: %(levelname)s: %(message)s")
         for name in ("medpair_tasks", "medpair_stats"):
             logging.getLogger(name).setLevel(logging.INFO)
-    if args.demo:
-        from medpair_tasks.study.demo import prepare_demo
+    from medpair_tasks.study.demo import data_dir_set, prepare_demo
 
-        prepare_demo(args)
+    data_dir = prepare_demo(args) if args.demo else None
     missing = [name for name in ("medical", "base", "tasks") if not getattr(args, name)]
     if missing:
         parser.error(f"give {', '.join('--' + m for m in missing)} (or --demo)")
+    with data_dir_set(data_dir):
+        return _run_study(args)
+
+
+def _run_study(args: argparse.Namespace) -> int:
     from medpair_tasks.records import DataUnavailable
 
     try:

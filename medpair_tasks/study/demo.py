@@ -1,9 +1,19 @@
 """``medpair run --demo``: a whole study offline, on tiny models and sample data written for medpair.
 
-The sample data are made-up exam questions about a dozen textbook facts, written in the MedQA
-and MMLU release formats into ``OUT/demo/data`` (set as ``MEDPAIR_DATA_DIR``). The base model
-is a random tiny Llama; the medical model is the same model trained for a few steps on the
-demo's training questions, so it has really learnt something the base has not.
+The sample data are made-up exam questions, written in the MedQA and MMLU release formats into
+``OUT/demo/data``:
+
+- MedQA: questions about a dozen textbook facts of pharmacology, physiology and microbiology
+  (:data:`FACTS`), each question with its own case number, opening and option order;
+- MMLU anatomy: questions about a dozen anatomy facts (:data:`ANATOMY_FACTS`) that no training
+  question mentions.
+
+Both models share one tokenizer, trained on the MedQA questions outside the test role. The base
+model (``demo-base``) is a random tiny Llama; the medical model (``demo-medical``) is the same
+model fine-tuned on the answers of the MedQA *training* questions (the few-shot pool), in the
+study's prompt formats in turn. It learns those facts, so it should beat its base on MedQA's
+test questions (new questions about the same facts) and only tie with it on anatomy, which it
+never saw: an honest win and an honest tie. Nothing is trained on a validation or test question.
 """
 
 from __future__ import annotations
@@ -15,15 +25,27 @@ import json
 import logging
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from medpair_tasks.formats import LETTERS, format_from_id, jinja_template
+from medpair_tasks.formats import LETTERS, format_ids
+from medpair_tasks.records import Item
 
 log = logging.getLogger(__name__)
 
 DEMO_TASKS = ("medqa", "mmlu_anatomy")
+DEMO_NAMES = {"medical": "demo-medical", "base": "demo-base"}
+MEDQA_SIZES = {"train": 1000, "dev": 12, "test": 120}
+"""Questions per MedQA split: the training questions are also the few-shot pool."""
+MMLU_SIZES = {"dev": 5, "val": 12, "test": 120}
+FINE_TUNE_STEPS = 250
+VOCAB_SIZE = 1000
 
-FACTS = (
+Fact = tuple[str, str, tuple[str, ...]]
+"""A question stem, its answer, and four wrong answers."""
+
+FACTS: tuple[Fact, ...] = (
     ("Which drug is first-line for anaphylaxis?", "Epinephrine", ("Diphenhydramine", "Prednisone", "Ranitidine", "Albuterol")),
     ("Which vitamin deficiency causes scurvy?", "Vitamin C", ("Vitamin A", "Vitamin D", "Vitamin K", "Vitamin B12")),
     ("Which organism causes tuberculosis?", "Mycobacterium tuberculosis",
@@ -42,22 +64,53 @@ FACTS = (
     ("Which cell produces antibodies?", "Plasma cell", ("Neutrophil", "Macrophage", "T helper cell", "Mast cell")),
     ("Which bone is the most frequently fractured carpal bone?", "Scaphoid", ("Lunate", "Hamate", "Pisiform", "Trapezium")),
 )
-VIGNETTES = ("", "A 34-year-old woman asks her physician. ", "A 61-year-old man is seen in clinic. ", "A medical student is asked: ")
+ANATOMY_FACTS: tuple[Fact, ...] = (
+    ("Which muscle is the main muscle of inspiration?", "Diaphragm", ("Trapezius", "Deltoid", "Masseter", "Soleus")),
+    ("Which bone forms the kneecap?", "Patella", ("Fibula", "Talus", "Calcaneus", "Clavicle")),
+    ("Which artery supplies most of the lateral surface of the brain?", "Middle cerebral artery",
+     ("Anterior cerebral artery", "Posterior cerebral artery", "Basilar artery", "Vertebral artery")),
+    ("Which cranial nerve moves the tongue?", "Hypoglossal nerve",
+     ("Trochlear nerve", "Abducens nerve", "Olfactory nerve", "Vagus nerve")),
+    ("Which valve lies between the left atrium and the left ventricle?", "Mitral valve",
+     ("Tricuspid valve", "Pulmonary valve", "Aortic valve", "Eustachian valve")),
+    ("Which organ stores bile?", "Gallbladder", ("Pancreas", "Spleen", "Appendix", "Thymus")),
+    ("Which lobe of the brain holds the primary visual cortex?", "Occipital lobe",
+     ("Frontal lobe", "Temporal lobe", "Parietal lobe", "Insular lobe")),
+    ("Which ligament of the knee prevents anterior tibial translation?", "Anterior cruciate ligament",
+     ("Posterior cruciate ligament", "Medial collateral ligament", "Lateral collateral ligament", "Patellar ligament")),
+    ("Which gland sits in the sella turcica?", "Pituitary gland",
+     ("Thyroid gland", "Adrenal gland", "Parotid gland", "Pineal gland")),
+    ("Which part of the nephron lies in the renal medulla?", "Loop of Henle",
+     ("Glomerulus", "Bowman capsule", "Proximal tubule", "Renal corpuscle")),
+    ("Which vessel carries blood from the intestines to the liver?", "Portal vein",
+     ("Inferior vena cava", "Hepatic artery", "Aorta", "Azygos vein")),
+    ("Which bone is the longest in the body?", "Femur", ("Humerus", "Tibia", "Radius", "Sternum")),
+)
+OPENINGS = ("", "A 34-year-old woman asks her physician. ", "A 61-year-old man is seen in clinic. ", "A medical student is asked: ")
 
 
 class QuestionMaker:
-    """Made-up exam questions from :data:`FACTS`; numbered cases keep every text unique."""
+    """Made-up exam questions about ``facts``; numbered cases keep every text unique.
 
-    def __init__(self, seed: int) -> None:
+    The right answers' letters are balanced, as in an exam's answer key: each run of
+    ``n_options`` questions puts the right answer once in each position, in a random order.
+    """
+
+    def __init__(self, facts: tuple[Fact, ...], seed: int) -> None:
+        self.facts = facts
         self.rng = random.Random(seed)
         self.cases = itertools.count(1)
+        self.positions: list[int] = []
 
-    def __call__(self, n_options: int) -> tuple[str, list[str], int]:
+    def __call__(self, n_options: int = 4) -> tuple[str, list[str], int]:
         """(question, options, index of the right option)."""
-        stem, answer, distractors = self.rng.choice(FACTS)
-        options = [answer, *self.rng.sample(distractors, n_options - 1)]
-        self.rng.shuffle(options)
-        return f"Case {next(self.cases)}. {self.rng.choice(VIGNETTES)}{stem}", options, options.index(answer)
+        stem, answer, distractors = self.rng.choice(self.facts)
+        options = self.rng.sample(distractors, n_options - 1)
+        if not self.positions:
+            self.positions = self.rng.sample(range(n_options), n_options)
+        position = self.positions.pop()
+        options.insert(position, answer)
+        return f"Case {next(self.cases)}. {self.rng.choice(OPENINGS)}{stem}", options, position
 
 
 def write_medqa(folder: Path, make: QuestionMaker, sizes: dict[str, int], n_options: int = 4) -> None:
@@ -87,41 +140,78 @@ def write_mmlu(folder: Path, make: QuestionMaker, subjects: tuple[str, ...], siz
 
 def write_demo_data(root: Path, seed: int = 11) -> Path:
     """Write the demo's MedQA and MMLU-anatomy files under ``root``; returns ``root``."""
-    make = QuestionMaker(seed)
-    write_medqa(root / "medqa", make, {"train": 48, "dev": 12, "test": 60})
-    write_mmlu(root / "mmlu", make, ("anatomy",), {"dev": 5, "val": 12, "test": 60})
+    write_medqa(root / "medqa", QuestionMaker(FACTS, seed), MEDQA_SIZES)
+    write_mmlu(root / "mmlu", QuestionMaker(ANATOMY_FACTS, seed), ("anatomy",), MMLU_SIZES)
     return root
 
 
-def training_texts(root: Path) -> list[str]:
-    """The demo's MedQA training questions with their answers, in the default prompt format."""
-    import jinja2
+def demo_items(root: Path) -> dict[str, dict[str, list[Item]]]:
+    """The demo's items as medpair reads them: ``{dataset: {split: items}}`` (MMLU's dev is ``train``)."""
+    from medpair_tasks.sources import SOURCES
 
-    template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(jinja_template(format_from_id("f00")))
-    texts = []
-    for line in (root / "medqa" / "train.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        prompt = template.render(context="", question=row["question"], options=list(row["options"].values()))
-        texts.append(f"{prompt} {row['answer_idx']}")
-    return texts
+    return {"medqa": SOURCES["medqa"].read_local(root / "medqa"),
+            "mmlu_anatomy": SOURCES["mmlu_anatomy"].read_local(root / "mmlu")}
 
 
-def prepare_demo(args: argparse.Namespace) -> None:
-    """Build the demo's data and models under ``args.out/demo`` and fill in the run's arguments."""
-    from medpair_tasks.tinymodels import build_base, build_medical
+def as_examples(items: list[Item]) -> list[tuple[str, str]]:
+    """``(prompt, answer)`` pairs, the prompts in the study's formats in turn (f00, f01, …)."""
+    from medpair_tasks.finetune.data import answer_text, render_prompt
 
-    root = args.out / "demo"
-    data = write_demo_data(root / "data")
-    os.environ["MEDPAIR_DATA_DIR"] = str(data)
-    base, medical = root / "models" / "base", root / "models" / "medical"
+    formats = itertools.cycle(format_ids())
+    return [(render_prompt(item, next(formats)), answer_text(item)) for item in items]
+
+
+def build_demo_models(root: Path, items: dict[str, dict[str, list[Item]]]) -> tuple[Path, Path]:
+    """Build (or reuse) ``root/base`` and ``root/medical``; returns (medical, base)."""
+    from medpair_tasks.tinymodels import TinyShape, build_base, fine_tune_on_answers
+
+    base, medical = root / "base", root / "medical"
     if not (base / "config.json").is_file():
         log.info("building the tiny base model in %s", base)
-        build_base(base)
+        medqa = items["medqa"]
+        texts = [prompt + answer for prompt, answer in as_examples(medqa["train"] + medqa["dev"])]
+        build_base(base, texts=texts, shape=TinyShape(hidden_size=64, intermediate_size=128, heads=4),
+                   vocab_size=VOCAB_SIZE, max_positions=2048)
     if not (medical / "config.json").is_file():
-        log.info("training its medical sibling on the demo's training questions")
-        build_medical(base, medical, texts=training_texts(data), steps=60)
-    args.medical = args.medical or f"hf:pretrained={medical},dtype=float32"
-    args.base = args.base or f"hf:pretrained={base},dtype=float32"
+        log.info("fine-tuning its medical sibling on the MedQA training questions' answers")
+        fine_tune_on_answers(base, medical, as_examples(items["medqa"]["train"]), steps=FINE_TUNE_STEPS)
+    return medical, base
+
+
+def prepare_demo(args: argparse.Namespace) -> Path:
+    """Build the demo's data and models under ``args.out/demo`` and fill in the run's arguments.
+
+    Returns the data folder, which the run must see as ``$MEDPAIR_DATA_DIR``
+    (:func:`data_dir_set`); the process environment is left as it is.
+    """
+    root = args.out / "demo"
+    data = write_demo_data(root / "data")
+    medical, base = build_demo_models(root / "models", demo_items(data))
+    for side, path in (("medical", medical), ("base", base)):
+        if not getattr(args, side):
+            setattr(args, side, f"hf:pretrained={path},dtype=float32")
+            if not getattr(args, f"{side}_name"):
+                setattr(args, f"{side}_name", DEMO_NAMES[side])
     args.tasks = args.tasks or DEMO_TASKS
     args.device = args.device or "cpu"
-    args.batch_size = args.batch_size if args.batch_size != "1" else "16"
+    args.batch_size = args.batch_size if args.batch_size != "1" else "64"
+    return data
+
+
+@contextmanager
+def data_dir_set(folder: Path | None) -> Iterator[None]:
+    """``$MEDPAIR_DATA_DIR`` set to ``folder`` inside the block, restored after it (nothing when None)."""
+    from medpair_tasks.sources import DATA_DIR_ENV
+
+    if folder is None:
+        yield
+        return
+    before = os.environ.get(DATA_DIR_ENV)
+    os.environ[DATA_DIR_ENV] = str(folder)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(DATA_DIR_ENV, None)
+        else:
+            os.environ[DATA_DIR_ENV] = before

@@ -13,6 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from medpair_tasks.atomic import clear_scratch, publish_dir, scratch_dir
+from medpair_tasks.lm_eval_internals import environment_recorded_once
 from medpair_tasks.registry import task_manager
 from medpair_tasks.study import halving
 from medpair_tasks.study.choose import PRIMARY_METRIC, choose_candidates
@@ -94,9 +95,12 @@ class Study:
     """One medical-vs-base study in one output folder; every method resumes where it stopped."""
 
     def __init__(self, out: Path, models: dict[str, ModelSpec], config: StudyConfig, options: EvalOptions,
-                 compare_options: dict[str, Any] | None = None) -> None:
+                 compare_options: dict[str, Any] | None = None, names: dict[str, str] | None = None) -> None:
+        """``names`` (``{"medical": ..., "base": ...}``, either optional) label the models in the report only;
+        without them the report uses the names lm-eval logs (the ``pretrained`` path or hub id)."""
         self.out = out
         self.models = models
+        self.names = names or {}
         self.config = config
         self.options = options
         self.compare_options = compare_options or {}
@@ -238,12 +242,14 @@ class Study:
     def report(self) -> StudyResult:
         """``medpair compare`` on both stages' logs, published as ``OUT/report`` in one step."""
         from medpair_stats.compare import run_compare
+        from medpair_stats.pairs import PairSpec
         from medpair_stats.report import outcome_shares
 
         final = self.out / REPORT_DIR
         tmp = scratch_dir(self.out, REPORT_DIR)
-        result = run_compare([self.out / "runs" / "medical"], [self.out / "runs" / "base"], tmp,
-                             progress=False, **self.compare_options)
+        runs = self.out / "runs"
+        pair = PairSpec((runs / "medical",), (runs / "base",), self.names.get("medical"), self.names.get("base"))
+        result = run_compare(out=tmp, pairs=[pair], progress=False, **self.compare_options)
         shares = outcome_shares(result.records)
         summary = (f"{shares['n']} comparisons: medical better in {shares['win_pct']:.1f}%, "
                    f"tie {shares['tie_pct']:.1f}%, worse {shares['loss_pct']:.1f}%")
@@ -259,6 +265,7 @@ class Study:
         cleared = clear_scratch(self.out)
         if cleared:
             log.info("removed %d leftovers of an interrupted run", cleared)
-        self.stage1()
-        self.stage2()
+        with environment_recorded_once():
+            self.stage1()
+            self.stage2()
         return self.report()
