@@ -37,6 +37,9 @@ MMLU_SUBJECTS = (
     "college_medicine",
     "medical_genetics",
     "professional_medicine",
+    "high_school_biology",
+    "nutrition",
+    "virology",
 )
 
 

@@ -20,6 +20,7 @@ from typing import Mapping, Sequence
 
 from .cells import MissingRuns, MissingTestRunsError, PairComparer, load_side, missing_runs_error
 from .forest import write_forest_plot
+from .logfiles import DEFAULT_PROTOCOL, protocols_in
 from .logs import check_data_versions
 from .pairs import PairSpec, read_pairs_file
 from .records import ComparisonRecord, finalize_records
@@ -43,6 +44,25 @@ class CompareResult:
     files: Mapping[str, Path]
     notes: tuple[str, ...]
     method: MethodInfo
+
+
+class ProtocolMismatchError(ValueError):
+    """The two sides of a pair were evaluated under different protocols (never paired)."""
+
+
+def check_protocols(spec: PairSpec, comparer: PairComparer) -> None:
+    """Refuse a pair whose sides' logs name different protocols; note the protocol in the report."""
+    sides = {"medical": protocols_in(spec.medical_dirs), "base": protocols_in(spec.base_dirs)}
+    for side, found in sides.items():
+        if len(found) > 1:
+            raise ProtocolMismatchError(f"the {side} logs mix protocols {sorted(found)}; compare one protocol at a time")
+    if sides["medical"] and sides["base"] and sides["medical"] != sides["base"]:
+        raise ProtocolMismatchError(
+            f"the medical logs were run under protocol {sorted(sides['medical'])[0]!r} and the base logs under "
+            f"{sorted(sides['base'])[0]!r}; two sides with different protocols are never paired")
+    for name in sorted(sides["medical"] | sides["base"]):
+        if name != DEFAULT_PROTOCOL:  # the default protocol goes without saying
+            comparer.notes.append(f"protocol: {name} (prompts, draws and extraction of that protocol)")
 
 
 def run_compare(
@@ -119,6 +139,7 @@ def run_compare(
         if med.label == bas.label:
             comparer.note(f"the medical and the base model have the same name {med.label!r}")
         check_data_versions([(med.label, med.table), (bas.label, bas.table)])
+        check_protocols(spec, comparer)
         records += comparer.pair(med, bas)
     err = missing_runs_error(missing)
     if err is not None:

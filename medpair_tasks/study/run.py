@@ -13,6 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from medpair_tasks.atomic import clear_scratch, publish_dir, scratch_dir
+from medpair_tasks.protocols import JEONG2024
 from medpair_tasks.registry import task_manager
 from medpair_tasks.study import halving
 from medpair_tasks.study.choose import PRIMARY_METRIC, choose_candidates
@@ -64,7 +65,7 @@ class _Worker:
             self.lm = load_model(study.models[self.side], study.options)
         started = time.perf_counter()
         run_shard(self.lm, study.models[self.side], shard, study.stage_dir(self.side, self.stage), study.options,
-                  study._manager(shard.role), samples=samples)
+                  study._manager(shard.role, self.side), samples=samples)
         study.manifest.done(self.side, self.stage, shard.id, shard.tasks, time.perf_counter() - started)
         self.bar.update(shard.n_requests)
 
@@ -110,12 +111,17 @@ class Study:
         """The plan, as printed before the run."""
         return format_plan(self.plan, {k: str(v) for k, v in self.models.items()})
 
-    def _manager(self, role: str) -> Any:
-        """One indexed task manager per role, limited to the study's datasets."""
-        if role not in self._managers:
-            metadata = {"role": role, "val_limit": self.config.val_limit}
-            self._managers[role] = task_manager(metadata=metadata, datasets=self.config.datasets)
-        return self._managers[role]
+    def _manager(self, role: str, side: str) -> Any:
+        """One indexed task manager per role (and, where prompts depend on the model, per side),
+        limited to the study's datasets; its metadata names the protocol (and the side's model)."""
+        metadata = {"role": role, "val_limit": self.config.val_limit, "protocol": self.config.protocol}
+        key = role
+        if self.config.protocol == JEONG2024.id:
+            metadata.update(self.models[side].args)
+            key = f"{role}/{side}"
+        if key not in self._managers:
+            self._managers[key] = task_manager(metadata=metadata, datasets=self.config.datasets)
+        return self._managers[key]
 
     def _run_shards(self, side: str, stage: str, shards: list[Shard]) -> None:
         folder = self.stage_dir(side, stage)
