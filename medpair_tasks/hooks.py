@@ -22,7 +22,7 @@ import numpy as np
 from medpair_tasks import jeong2024_docs, jeong2024_extract
 from medpair_tasks.extract import UNPARSEABLE, extract_answer
 from medpair_tasks.formats import LETTERS
-from medpair_tasks.protocols import JEONG2024, protocol_of
+from medpair_tasks.protocols import JEONG2024, MEDPAIR, protocol_of
 from medpair_tasks.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW, fewshot_items, scored_items
 
 
@@ -45,6 +45,10 @@ def build_splits(
     dataset = metadata.get("dataset")
     if not dataset:
         raise ValueError("medpair task metadata must name its dataset")
+    protocol = protocol_of(metadata)
+    if protocol is not MEDPAIR:
+        raise ValueError(f"{dataset}: the {protocol.id} protocol covers the knowledge datasets only; "
+                         f"run this task under the {MEDPAIR.id} protocol")
     role = str(metadata.get("role", "test"))
     val_limit = int(metadata.get("val_limit", DEFAULT_VAL_LIMIT))
     seed = int(metadata.get("fewshot_seed") or 0)

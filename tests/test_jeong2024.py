@@ -170,3 +170,14 @@ def test_the_filter_cuts_at_the_reference_stops_then_extracts():
            "stop_strings": ["###", "Question:"]}
     assert cut_at_stops("B\n### Question: C", doc["stop_strings"]) == "B\n"
     assert extract_filter([["(B) no ### A"], ["Question: A"], ["(b)"]], [doc] * 3) == [["B"], ["[unparseable]"], ["[unparseable]"]]
+
+
+def test_tasks_outside_the_protocol_are_refused_not_run_under_another():
+    from medpair_tasks.clinical.hooks import load as clinical_load
+    from medpair_tasks.vqa.hooks import load as vqa_load
+
+    for load, dataset in ((clinical_load, "mednli"), (vqa_load, "vqa_rad")):
+        with pytest.raises(ValueError, match="jeong2024 protocol covers the knowledge datasets only"):
+            load(dataset=dataset, protocol="jeong2024", role="test")
+    with pytest.raises(ValueError, match="unknown protocol"):
+        clinical_load(dataset="mednli", protocol="jeong2025")
