@@ -181,3 +181,22 @@ def test_tasks_outside_the_protocol_are_refused_not_run_under_another():
             load(dataset=dataset, protocol="jeong2024", role="test")
     with pytest.raises(ValueError, match="unknown protocol"):
         clinical_load(dataset="mednli", protocol="jeong2025")
+
+
+def test_a_study_under_jeong2024_runs_a_fixed_template_model_on_its_own_template_only(use_data, tmp_path):
+    from medpair_tasks.study.execute import EvalOptions
+    from medpair_tasks.study.plan import StudyConfig
+    from medpair_tasks.study.run import Study
+    from medpair_tasks.study.spec import ModelSpec
+    from medpair_tasks.taskspec import parse_candidate
+
+    models = {"medical": ModelSpec.parse("/models/BioMistral-7B"), "base": ModelSpec.parse("/models/Mistral-7B-v0.1")}
+    config = StudyConfig(("medqa",), val_limit=4, protocol="jeong2024")
+    study = Study(tmp_path / "study", models, config, EvalOptions())
+    formats = {side: {parse_candidate(t).format_id for s in study._stage1_shards(side) for t in s.tasks}
+               for side in models}
+    assert formats["medical"] == {"f00"} and len(formats["base"]) == 11
+    medpair = Study(tmp_path / "other", models, StudyConfig(("medqa",), val_limit=4), EvalOptions())
+    assert len({parse_candidate(t).format_id for s in medpair._stage1_shards("medical") for t in s.tasks}) == 11
+    assert study.plan.items["medqa"] == {"val": 4, "test": 10}
+    assert study._manager("val", "medical") is not study._manager("val", "base")

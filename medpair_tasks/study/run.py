@@ -13,6 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from medpair_tasks.atomic import clear_scratch, publish_dir, scratch_dir
+from medpair_tasks.jeong2024 import profile_for
 from medpair_tasks.protocols import JEONG2024
 from medpair_tasks.registry import task_manager
 from medpair_tasks.study import halving
@@ -21,6 +22,7 @@ from medpair_tasks.study.execute import EvalOptions, load_model, run_shard
 from medpair_tasks.study.manifest import Manifest
 from medpair_tasks.study.plan import SIDES, Cell, Plan, Shard, StudyConfig, format_plan, make_plan
 from medpair_tasks.study.spec import ModelSpec
+from medpair_tasks.taskspec import parse_candidate
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +141,18 @@ class Study:
             if self.config.search == "halving":
                 self._stage1_halving(side)
             else:
-                self._run_shards(side, "stage1", list(self.plan.stage1))
+                self._run_shards(side, "stage1", self._stage1_shards(side))
+
+    def _stage1_shards(self, side: str) -> list[Shard]:
+        """The stage-1 shards a side runs: all of them, except that under ``jeong2024`` a model whose
+        template the reference fixes (BioMistral-7B, Med42-v1) runs only its own template, ``f00``."""
+        shards = list(self.plan.stage1)
+        if self.config.protocol != JEONG2024.id:
+            return shards
+        profile = profile_for(self.models[side].args.get("pretrained"))
+        if "prompt_template" not in profile.fixed:
+            return shards
+        return [s for s in shards if all(parse_candidate(t).format_id == "f00" for t in s.tasks)]
 
     def _stage1_halving(self, side: str) -> None:
         folder = self.stage_dir(side, "stage1")
