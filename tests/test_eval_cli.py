@@ -110,7 +110,7 @@ def test_tasks_command_lists_identity(data_dir):
     assert len(lines) == 11
     assert ["medpair_medqa_mc_f03_k3_s7", "medqa", "val", "mc", "3", "f03", "7"] in lines
     overview = run_medpair(["tasks"], data_dir).stdout
-    assert "medpair_pubmedqa " in overview and "5390 prompt candidates" in overview
+    assert "medpair_pubmedqa " in overview and "6116 prompt candidates" in overview
     path = run_medpair(["task-path"], data_dir).stdout.strip()
     assert path.endswith("task_yaml")
 

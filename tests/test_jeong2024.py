@@ -200,3 +200,27 @@ def test_a_study_under_jeong2024_runs_a_fixed_template_model_on_its_own_template
     assert len({parse_candidate(t).format_id for s in medpair._stage1_shards("medical") for t in s.tasks}) == 11
     assert study.plan.items["medqa"] == {"val": 4, "test": 10}
     assert study._manager("val", "medical") is not study._manager("val", "base")
+
+
+def test_medpair_eval_logs_and_scores_like_the_reference(tiny_models, data_dir, tmp_path):
+    """The real command line on the tiny model (a folder the generic profile serves): logged
+    prompts equal the reference's, and each answer is the reference extractor's reading."""
+    from medpair_testlib import read_run, run_medpair
+
+    base, _ = tiny_models
+    task = "medpair_pubmedqa_gen_f07_k3_s1"
+    (cell,) = [c for c in reference_cells()["pubmedqa"]
+               if (c["role"], c["profile"], c["format"], c["fewshot_seed"]) == ("val", "generic", "f07", 1)]
+    run_medpair(["eval", "--model", "hf", "--device", "cpu", "--batch_size", "4", "--log_samples",
+                 "--model_args", f"pretrained={base},dtype=float32", "--tasks", task, "--limit", "3",
+                 "--metadata", json.dumps({"protocol": "jeong2024"}), "--gen_kwargs", "max_gen_toks=8",
+                 "--output_path", str(tmp_path)], data_dir)
+    results, samples = read_run(tmp_path)
+    assert results["configs"][task]["metadata"]["protocol"] == "jeong2024"
+    rows = sorted(samples[task], key=lambda r: r["doc_id"])
+    assert [r["arguments"]["gen_args_0"]["arg_0"] for r in rows] == cell["prompts_head"]
+    for row in rows:
+        doc = row["doc"]
+        cut = cut_at_stops(row["resps"][0][0], doc["stop_strings"])
+        expected = extract_answer(cut, doc["options"], doc["answer_idx"]) or "[unparseable]"
+        assert row["filtered_resps"][0] == expected
