@@ -20,7 +20,7 @@ from medpair_tasks.jeong2024_roles import VAL_LIMIT, fewshot_items, scored_items
 from medpair_tasks.protocols import JEONG2024
 from medpair_tasks.records import Item
 
-MODEL_KEYS = ("pretrained", "model")
+MODEL_KEYS = ("pretrained",)
 
 
 def model_name(metadata: Mapping[str, Any]) -> str | None:

@@ -127,6 +127,11 @@ def test_a_local_folder_named_like_a_known_model_gets_its_profile(use_data, tmp_
     assert profile_for("/models/Llama-2-7b-hf").name == "llama-2-7b"
     assert profile_for("/models/my-own-model").name == "generic"
     assert profile_for("/models/my-own-model", "biomistral-7b") is PROFILES["biomistral-7b"]
+    with pytest.raises(ValueError, match="unknown jeong2024 profile"):
+        profile_for(None, "meditron-8b")
+    item = roles.scored_items("medqa", "test")[0]
+    with pytest.raises(NotImplementedError, match="chat"):
+        render_prompt(profile_for("meta-llama/Meta-Llama-3-8B-Instruct"), "f03", "", [], item)
 
 
 def test_the_default_protocol_is_unchanged_and_recorded(use_data):
