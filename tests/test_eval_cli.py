@@ -96,7 +96,7 @@ def test_lm_eval_builtin_tasks_stay_registered(tmp_path):
         register_with_lm_eval()
         manager = lm_eval.tasks.TaskManager(include_path=str(tmp_path))
         assert {"arc_easy", "hellaswag", "medpair_medqa", "medpair_knowledge"} <= set(manager.all_tasks)
-        assert len(task_manager().all_tasks) == 5457
+        assert len(task_manager().all_tasks) == 6189
     finally:
         lm_eval.tasks.TaskManager = original
         import lm_eval.evaluator

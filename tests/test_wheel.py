@@ -34,7 +34,7 @@ def test_wheel_installs_tasks_into_site_packages(tmp_path, data_dir):
     medpair = str(env / "bin" / "medpair")
     path = Path(run_medpair(["task-path"], data_dir, cwd=tmp_path, medpair=medpair).stdout.strip())
     assert path == site / "medpair_task_yaml"
-    assert len(list(path.rglob("*.yaml"))) == 5457
+    assert len(list(path.rglob("*.yaml"))) == 6189
     assert len(list(path.rglob("*_yaml"))) == 27
     listing = run_medpair(["tasks", "medpair_pubmedqa*"], data_dir, cwd=tmp_path, medpair=medpair).stdout
     rows = [line.split()[0] for line in listing.splitlines() if line.startswith("medpair_")]
