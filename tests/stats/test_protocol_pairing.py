@@ -36,3 +36,18 @@ def test_the_same_protocol_pairs_and_the_report_names_it(tmp_path: Path) -> None
     assert len(result.records) == 1
     assert any("protocol: jeong2024" in note for note in result.notes)
     assert "protocol: jeong2024" in (tmp_path / "o" / "report.md").read_text(encoding="utf-8")
+
+
+def test_documents_carrying_their_prompts_are_paired_by_item_under_jeong2024(tmp_path: Path) -> None:
+    """jeong2024 documents hold model-dependent prompts, so their lm-eval doc_hash differs per side."""
+    med = write_role_run(tmp_path / "a", "med", "medqa", "test", {"f00": [1, 0, 1, 1]}, make_docs("medqa", "test", 4), when=0)
+    base = write_role_run(tmp_path / "b", "base", "medqa", "test", {"f00": [1, 0, 0, 1]},
+                          make_docs("medqa", "test", 4, version=" other prompt"), when=1)
+    for folder in (med, base):
+        for path in folder.rglob("results_*.json"):
+            results = json.loads(path.read_text(encoding="utf-8"))
+            for config in results["configs"].values():
+                config["metadata"]["protocol"] = "jeong2024"
+            path.write_text(json.dumps(results), encoding="utf-8")
+    result = run_compare([med], [base], tmp_path / "o", n_resamples=100)
+    assert result.records[0].n == 4
