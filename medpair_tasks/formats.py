@@ -161,3 +161,9 @@ def jinja_template(fmt: PromptFormat) -> str:
         f"{{% if context %}}{context}{field_sep}{{% endif %}}"
         f"{question}{field_sep}{options}{field_sep}{answer}"
     )
+
+
+def with_finished_prompt(template: str) -> str:
+    """``template``, unless the document carries its finished ``prompt`` (the ``jeong2024`` protocol):
+    then that prompt, unchanged."""
+    return f"{{% if prompt is defined %}}{{{{ prompt }}}}{{% else %}}{template}{{% endif %}}"

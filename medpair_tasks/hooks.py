@@ -5,7 +5,10 @@ They are thin: the data lives in :mod:`medpair_tasks.roles`, the extraction rule
 ``--metadata '{"role": "test"}'`` on the command line overrides for every task of the run:
 
 - ``role``: ``val`` or ``test`` (candidates default to ``val``, the bare names to ``test``);
-- ``val_limit``: size of the fixed validation subsample (default 500; 0 keeps all).
+- ``val_limit``: size of the fixed validation subsample (default 500; 0 keeps all);
+- ``protocol``: ``medpair`` (default) or ``jeong2024`` (see :mod:`medpair_tasks.protocols`);
+  under ``jeong2024`` a document carries its finished prompt and ``profile`` names the model's
+  prompt profile when its hub id or folder name does not.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ import datasets
 import numpy as np
 import pyarrow as pa
 
+from medpair_tasks import jeong2024_docs, jeong2024_extract
 from medpair_tasks.extract import UNPARSEABLE, extract_answer
 from medpair_tasks.fewshot import candidate_prefix, fewshot_rule, shared_source_demonstrations
 from medpair_tasks.formats import LETTERS
+from medpair_tasks.protocols import JEONG2024, MEDPAIR, protocol_of
 from medpair_tasks.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW, rank_shots, roles, scored_items
 
 
@@ -61,6 +66,10 @@ def build_splits(
     dataset = metadata.get("dataset")
     if not dataset:
         raise ValueError("medpair task metadata must name its dataset")
+    protocol = protocol_of(metadata)
+    if protocol is not MEDPAIR:
+        raise ValueError(f"{dataset}: the {protocol.id} protocol covers the knowledge datasets only; "
+                         f"run this task under the {MEDPAIR.id} protocol")
     role = str(metadata.get("role", "test"))
     val_limit = int(metadata.get("val_limit", DEFAULT_VAL_LIMIT))
     seed = int(metadata.get("fewshot_seed") or 0)
@@ -104,10 +113,13 @@ def _refuse_shared_sources(
 def load(**metadata: Any) -> datasets.DatasetDict:
     """lm-eval ``custom_dataset``: the scored split ``eval`` and the demonstrations ``fewshot``.
 
-    Receives the task metadata merged with the CLI ``--metadata`` and ``model_args`` (ignored).
-    The knowledge tasks show every item the seed's draws (their items are their own sources, and
-    the pool never shares an item with a scored role).
+    Receives the task metadata merged with the CLI ``--metadata`` and ``model_args`` (the
+    ``jeong2024`` protocol reads the model's name from them to find its prompt profile).
+    Under medpair's protocol the knowledge tasks show every item the seed's draws (their items
+    are their own sources, and the pool never shares an item with a scored role).
     """
+    if protocol_of(metadata) is JEONG2024:
+        return jeong2024_docs.build_splits(metadata)
     return build_splits(metadata, scored_items, lambda dataset: roles(dataset).pool, per_item=False)
 
 
@@ -126,9 +138,17 @@ def score_generation(doc: dict[str, Any], results: list[str]) -> dict[str, float
     return {"acc": float(results[0] == LETTERS[doc["answer_idx"]])}
 
 
+def _extract(generation: str, doc: dict[str, Any]) -> str:
+    if doc.get("protocol") == JEONG2024.id:
+        cut = jeong2024_extract.cut_at_stops(generation, doc["stop_strings"])
+        return jeong2024_extract.extract_answer(cut, doc["options"], doc["answer_idx"]) or UNPARSEABLE
+    return extract_answer(generation, doc["options"])
+
+
 def extract_filter(resps: list[list[str]], docs: list[dict[str, Any]]) -> list[list[str]]:
-    """lm-eval ``custom`` filter: each generation becomes its option letter or ``[unparseable]``."""
-    return [[extract_answer(r, doc["options"]) for r in doc_resps] for doc_resps, doc in zip(resps, docs)]
+    """lm-eval ``custom`` filter: each generation becomes its option letter or ``[unparseable]``
+    (under ``jeong2024``, cut at the reference's stop strings and read by its extractor)."""
+    return [[_extract(r, doc) for r in doc_resps] for doc_resps, doc in zip(resps, docs)]
 
 
 __all__ = ["UNPARSEABLE", "extract_filter", "letters", "load", "score_generation", "score_loglikelihood"]

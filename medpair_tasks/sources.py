@@ -46,6 +46,9 @@ MMLU_SUBJECTS = (
     "college_medicine",
     "medical_genetics",
     "professional_medicine",
+    "high_school_biology",
+    "nutrition",
+    "virology",
 )
 
 

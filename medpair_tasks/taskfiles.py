@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterable
 
 from medpair_tasks.formats import PromptFormat, format_from_id, format_ids
+from medpair_tasks.protocols import DEFAULT_PROTOCOL
 from medpair_tasks.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW
 from medpair_tasks.taskspec import N_FEWSHOT_SEEDS, TASK_VERSION, Candidate
 
@@ -35,6 +36,7 @@ def candidate_metadata(candidate: Candidate, role: str, **extra: object) -> dict
         "fewshot_seed": candidate.seed,
         "role": role,
         "val_limit": DEFAULT_VAL_LIMIT,
+        "protocol": DEFAULT_PROTOCOL,
         **extra,
     }
 

@@ -21,6 +21,7 @@ from typing import Mapping, Sequence
 from ._validate import INTERVAL_METHODS
 from .cells import MissingRuns, MissingTestRunsError, PairComparer, load_side, missing_runs_error
 from .forest import write_forest_plot
+from .logfiles import DEFAULT_PROTOCOL, protocols_in
 from .logs import check_data_versions
 from .pairs import PairSpec, read_pairs_file
 from .records import ComparisonRecord, finalize_records
@@ -44,6 +45,32 @@ class CompareResult:
     files: Mapping[str, Path]
     notes: tuple[str, ...]
     method: MethodInfo
+
+
+class ProtocolMismatchError(ValueError):
+    """The two sides of a pair were evaluated under different protocols (never paired)."""
+
+
+def check_protocols(spec: PairSpec, comparer: PairComparer) -> set[str]:
+    """Refuse a pair whose sides' logs name different protocols; note the protocol in the report.
+
+    Returns the pair's protocol (as a set; the default when the logs name none). Under any other
+    protocol the documents carry their model-dependent prompts, so lm-eval's ``doc_hash`` differs
+    between prompts of one item and the data-version check (which compares it) does not apply.
+    """
+    sides = {"medical": protocols_in(spec.medical_dirs), "base": protocols_in(spec.base_dirs)}
+    for side, found in sides.items():
+        if len(found) > 1:
+            raise ProtocolMismatchError(f"the {side} logs mix protocols {sorted(found)}; compare one protocol at a time")
+    if sides["medical"] and sides["base"] and sides["medical"] != sides["base"]:
+        raise ProtocolMismatchError(
+            f"the medical logs were run under protocol {sorted(sides['medical'])[0]!r} and the base logs under "
+            f"{sorted(sides['base'])[0]!r}; two sides with different protocols are never paired")
+    found = (sides["medical"] | sides["base"]) or {DEFAULT_PROTOCOL}
+    for name in sorted(found - {DEFAULT_PROTOCOL}):  # the default protocol goes without saying
+        comparer.notes.append(f"protocol: {name} (prompts, draws and extraction of that protocol; its documents "
+                              "carry their prompts, so data versions are not compared by doc_hash)")
+    return found
 
 
 def run_compare(
@@ -123,7 +150,8 @@ def run_compare(
         bas = load_side(spec.base_dirs, spec.base, cache, full_parse, progress, mix_runs)
         if med.label == bas.label:
             comparer.note(f"the medical and the base model have the same name {med.label!r}")
-        check_data_versions([(med.label, med.table), (bas.label, bas.table)])
+        if check_protocols(spec, comparer) == {DEFAULT_PROTOCOL}:
+            check_data_versions([(med.label, med.table), (bas.label, bas.table)])
         records += comparer.pair(med, bas)
     err = missing_runs_error(missing)
     if err is not None:

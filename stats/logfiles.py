@@ -102,6 +102,28 @@ def _load_results(path: Path) -> dict[str, Any] | None:
     return data
 
 
+DEFAULT_PROTOCOL = "medpair"
+
+
+def protocols_in(paths: Iterable[str | Path]) -> set[str]:
+    """The protocol ids that the task metadata of the results files under ``paths`` name.
+
+    A medpair task without a ``protocol`` entry (logs written before protocols existed) counts
+    as the default protocol, ``medpair``.
+    """
+    found: set[str] = set()
+    for root in paths:
+        root = Path(root)
+        files = [root] if root.is_file() else sorted(root.rglob("results_*.json"))
+        for path in files:
+            configs = (_load_results(path) or {}).get("configs") or {}
+            for config in configs.values():
+                meta = config.get("metadata") if isinstance(config, Mapping) else None
+                if isinstance(meta, Mapping) and "dataset" in meta:
+                    found.add(str(meta.get("protocol") or DEFAULT_PROTOCOL))
+    return found
+
+
 def check_log_path(raw: str | Path) -> Path:
     """``raw`` as an absolute path, or FileNotFoundError with a one-line reason (missing, symlink loop)."""
     path = Path(os.path.abspath(raw))

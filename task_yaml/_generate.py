@@ -13,6 +13,9 @@ What it writes, for every knowledge dataset ``D`` (see the README for the naming
 - ``_groups/``: ``medpair_mmlu_medical`` and ``medpair_knowledge`` (and their ``_gen`` twins),
   whose members are inline (named ``<group>::<dataset>_f00_k0``), so that ``--tasks 'medpair_*'`` never lists a task twice.
 
+Under the ``jeong2024`` protocol a document carries its finished prompt (``prompt``): every
+format prints it unchanged, and the demonstrations (already inside it) print as nothing.
+
 Everything a task shares comes through ``include:`` from ``_templates/`` (the scoring modes)
 and ``_templates/formats/`` (one ``doc_to_text`` per prompt format); those files have no
 ``.yaml`` suffix so that lm-eval's index skips them.
@@ -25,7 +28,7 @@ import sys
 from pathlib import Path
 
 from medpair_tasks.clinical.taskfiles import clinical_files
-from medpair_tasks.formats import jinja_template
+from medpair_tasks.formats import jinja_template, with_finished_prompt
 from medpair_tasks.sources import MMLU_SUBJECTS, SOURCES
 from medpair_tasks.taskfiles import HEADER, candidate_family, candidate_metadata, flow, format_files, standard_includes
 from medpair_tasks.taskspec import MODES, TASK_VERSION, Candidate
@@ -38,6 +41,7 @@ test_split: eval
 fewshot_config:
   split: fewshot
   sampler: first_n
+  doc_to_target: "{% if prompt is defined %}{% else %}{{ answer_idx }}{% endif %}"
 output_type: multiple_choice
 doc_to_choice: !function medpair_tasks.hooks.letters
 doc_to_target: answer_idx
@@ -55,6 +59,7 @@ test_split: eval
 fewshot_config:
   split: fewshot
   sampler: first_n
+  doc_to_target: "{% if prompt is defined %}{% else %}{{ 'ABCDEFGHIJ'[answer_idx] }}{% endif %}"
 output_type: generate_until
 doc_to_target: "{{ 'ABCDEFGHIJ'[answer_idx] }}"
 target_delimiter: " "
@@ -112,7 +117,7 @@ def generate() -> dict[str, str]:
     files: dict[str, str] = {}
     for mode, template in MODE_TEMPLATES.items():
         files[f"_templates/_{mode}_template_yaml"] = HEADER + template
-    files.update(format_files("_templates/formats", jinja_template))
+    files.update(format_files("_templates/formats", lambda fmt: with_finished_prompt(jinja_template(fmt))))
     for dataset in SOURCES:
         for mode in MODES:
             files.update(candidate_family(dataset, dataset, mode, standard_includes("_templates/_{mode}_template_yaml")))

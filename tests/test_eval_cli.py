@@ -100,7 +100,7 @@ def test_lm_eval_builtin_tasks_stay_registered(tmp_path):
                                         "output_type: multiple_choice\ndoc_to_text: q\ndoc_to_choice: ['a']\ndoc_to_target: 0\n")
     manager = task_manager_class()(include_path=str(tmp_path))
     assert {"arc_easy", "hellaswag", "my_own_task", "medpair_medqa", "medpair_knowledge"} <= set(manager.all_tasks)
-    assert len(task_manager().all_tasks) == 5457
+    assert len(task_manager().all_tasks) == 6189
 
 
 def test_eval_checks_names_before_anything_is_loaded(tmp_path):
@@ -138,7 +138,7 @@ def test_tasks_command_lists_identity(data_dir):
     assert len(lines) == 11
     assert ["medpair_medqa_mc_f03_k3_s7", "medqa", "val", "mc", "3", "f03", "7"] in lines
     overview = run_medpair(["tasks"], data_dir).stdout
-    assert "medpair_pubmedqa " in overview and "5390 prompt candidates" in overview
+    assert "medpair_pubmedqa " in overview and "6116 prompt candidates" in overview
     path = run_medpair(["task-path"], data_dir).stdout.strip()
     assert path.endswith("task_yaml")
 

@@ -130,10 +130,10 @@ def test_startup_hook_adds_medpair_tasks_to_plain_task_managers(tmp_path):
             "m = TaskManager(include_path=sys.argv[1] if len(sys.argv) > 1 else None, include_defaults=False)\n"
             "print(len(m.all_tasks), m.task_index['medpair_pubmedqa'].yaml_path if m.all_tasks else None)\n")
     count, path = _fresh_python(code).split()
-    assert int(count) == 5457 and Path(path) == task_path() / "pubmedqa" / "medpair_pubmedqa.yaml"
+    assert int(count) == 6189 and Path(path) == task_path() / "pubmedqa" / "medpair_pubmedqa.yaml"
     assert _fresh_python(code, MEDPAIR_LM_EVAL_PLUGIN="0").split() == ["0", "None"]
     mine = _fresh_python(code.replace("sys.argv[1] if len(sys.argv) > 1 else None", repr(str(tmp_path)))).split()
-    assert mine == ["5457", str(tmp_path / "mine.yaml")]
+    assert mine == ["6189", str(tmp_path / "mine.yaml")]
 
 
 def test_guard_is_installed_even_with_discovery_off():

@@ -27,7 +27,7 @@ def index() -> dict:
 
 def test_every_yaml_is_indexed(index):
     yaml_files = sorted(task_path().rglob("*.yaml"))
-    assert len(index) == len(yaml_files) == 5457
+    assert len(index) == len(yaml_files) == 6189
     assert {e.yaml_path.resolve() for e in index.values()} == {p.resolve() for p in yaml_files}
     groups = sorted(n for n, e in index.items() if e.kind == Kind.GROUP)
     assert groups == ["medpair_knowledge", "medpair_knowledge_gen", "medpair_longhealth", "medpair_longhealth_gen",
@@ -54,11 +54,11 @@ def test_names_match_metadata(index):
 @pytest.mark.slow
 @pytest.mark.parametrize("role", ["val", "test"])
 def test_every_task_builds_and_never_shows_a_scored_item_as_a_shot(use_data, role):
-    """All 5,444 tasks build on the fixture data; no demonstration is a scored item (3-shot)."""
+    """All 6,176 tasks build on the fixture data; no demonstration is a scored item (3-shot)."""
     manager = task_manager(metadata={"role": role})
     names = sorted(n for n, e in manager.task_index.items() if e.kind in TASK_KINDS)
     tasks = manager.load(names)["tasks"]
-    assert len(tasks) == len(names) == 5444
+    assert len(tasks) == len(names) == 6176
     three_shot = 0
     for name, task in tasks.items():
         docs = list(task.eval_docs)
@@ -69,7 +69,7 @@ def test_every_task_builds_and_never_shows_a_scored_item_as_a_shot(use_data, rol
             three_shot += 1
             shown = list(task.sampler.sample(n=shots, eval_doc=docs[0]))
             assert len(shown) == 3 and not keys & {d["item_key"] for d in shown}, name
-    assert three_shot == 4840
+    assert three_shot == 5500
 
 
 def test_rendered_prompts_contain_the_scored_question_once(use_data):

@@ -45,7 +45,7 @@ def test_wheel_installs_tasks_into_site_packages(tmp_path, data_dir):
     medpair = str(env / "bin" / "medpair")
     path = Path(run_medpair(["task-path"], data_dir, cwd=tmp_path, medpair=medpair).stdout.strip())
     assert path == site / "medpair_task_yaml"
-    assert len(list(path.rglob("*.yaml"))) == 5457
+    assert len(list(path.rglob("*.yaml"))) == 6189
     assert len(list(path.rglob("*_yaml"))) == 27
     listing = run_medpair(["tasks", "medpair_pubmedqa*"], data_dir, cwd=tmp_path, medpair=medpair).stdout
     rows = [line.split()[0] for line in listing.splitlines() if line.startswith("medpair_")]
@@ -75,7 +75,7 @@ def test_plain_lm_eval_finds_the_tasks_of_an_installed_wheel(tmp_path, data_dir,
     listing = _run(python, "-m", "lm_eval", "ls", "tasks", cwd=tmp_path)
     assert "medpair_pubmedqa " in listing and "medpair_knowledge " in listing and "arc_easy " in listing
     code = ("import sys, lm_eval\nfrom lm_eval.tasks import TaskManager\n"
-            "assert len(TaskManager(include_defaults=False).match_tasks(['medpair_*'])) == 5457\n"
+            "assert len(TaskManager(include_defaults=False).match_tasks(['medpair_*'])) == 6189\n"
             "r = lm_eval.simple_evaluate(model='hf', model_args={'pretrained': sys.argv[1], 'dtype': 'float32'},"
             " tasks=['medpair_pubmedqa'], limit=5, device='cpu')\n"
             "print(sorted(r['results']))\n")

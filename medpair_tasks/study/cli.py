@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from medpair_tasks.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 from medpair_tasks.roles import DEFAULT_VAL_LIMIT
 from medpair_tasks.sources import MMLU_SUBJECTS, SOURCES
 
@@ -76,6 +77,9 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-limit", type=int, default=DEFAULT_VAL_LIMIT,
                         help=f"validation items, one fixed subsample for all candidates (default {DEFAULT_VAL_LIMIT}; 0 = all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of lm-eval and of the bootstrap (default 0)")
+    parser.add_argument("--protocol", choices=tuple(PROTOCOLS), default=DEFAULT_PROTOCOL,
+                        help=f"prompts, draws, populations and extraction (default {DEFAULT_PROTOCOL}; "
+                        "jeong2024 = the reference code of Jeong et al.; see the README's Protocols section)")
     parser.add_argument("--batch-size", default="1", help="lm-eval batch size (a number or 'auto')")
     parser.add_argument("--max-batch-size", type=int, help="upper bound for --batch-size auto")
     parser.add_argument("--device", help="e.g. cuda:0 or cpu; medpair run: the GPU when torch sees one, else the CPU "
@@ -167,7 +171,7 @@ def _settings_from_args(args: argparse.Namespace):
         models[side] = spec
     config = StudyConfig(tuple(args.tasks), tuple(args.shots), tuple(args.mode), args.val_limit, args.seed,
                          getattr(args, "search", "exhaustive"), getattr(args, "halving_eta", 3),
-                         getattr(args, "halving_min_items", 50))
+                         getattr(args, "halving_min_items", 50), args.protocol)
     options = EvalOptions(batch_size=str(args.batch_size), max_batch_size=args.max_batch_size, device=args.device,
                           apply_chat_template=args.apply_chat_template, fewshot_as_multiturn=args.fewshot_as_multiturn,
                           system_instruction=args.system_instruction, gen_kwargs=args.gen_kwargs, seed=args.seed)

@@ -18,7 +18,7 @@ from pathlib import Path
 from medpair_tasks.atomic import write_text_atomic
 from medpair_tasks.study.choose import choose_candidates
 from medpair_tasks.study.execute import EvalOptions
-from medpair_tasks.study.plan import SIDES, Plan, Shard
+from medpair_tasks.study.plan import SIDES, Plan, Shard, StudyConfig
 from medpair_tasks.study.spec import ModelSpec
 
 
@@ -35,12 +35,12 @@ class Job:
     command: tuple[str, ...]
 
 
-def _command(spec: ModelSpec, tasks: tuple[str, ...], role: str, val_limit: int, output: Path,
+def _command(spec: ModelSpec, tasks: tuple[str, ...], role: str, config: StudyConfig, output: Path,
              options: EvalOptions) -> tuple[str, ...]:
     argv = [
         "medpair", "eval", "--model", spec.model_type, "--model_args", spec.model_args,
         "--tasks", ",".join(tasks),
-        "--metadata", json.dumps({"role": role, "val_limit": val_limit}),
+        "--metadata", json.dumps({"role": role, "val_limit": config.val_limit, "protocol": config.protocol}),
         "--log_samples", "--output_path", str(output), "--batch_size", options.batch_size,
         "--seed", str(options.seed),
     ]
@@ -81,7 +81,7 @@ def stage1_jobs(plan: Plan, out: Path, models: dict[str, ModelSpec], options: Ev
             job_id = f"{side}-val-{number:03d}"
             tasks = tuple(t for shard in group for t in shard.tasks)
             output = out / "runs" / side / "stage1" / job_id
-            command = _command(models[side], tasks, "val", plan.config.val_limit, output, options)
+            command = _command(models[side], tasks, "val", plan.config, output, options)
             jobs.append(Job(job_id, side, "stage1", "val", tasks, str(output), command))
     return jobs
 
@@ -94,7 +94,7 @@ def stage2_jobs(plan: Plan, out: Path, models: dict[str, ModelSpec], options: Ev
         tasks = tuple(chosen[cell.key].task_name for cell in plan.cells)
         job_id = f"{side}-test"
         output = out / "runs" / side / "stage2" / job_id
-        command = _command(models[side], tasks, "test", plan.config.val_limit, output, options)
+        command = _command(models[side], tasks, "test", plan.config, output, options)
         jobs.append(Job(job_id, side, "stage2", "test", tasks, str(output), command))
     return jobs
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from medpair_tasks import jeong2024_roles
 from medpair_tasks.formats import format_ids
+from medpair_tasks.protocols import DEFAULT_PROTOCOL, JEONG2024, PROTOCOLS
 from medpair_tasks.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW, scored_items
 from medpair_tasks.sources import SOURCES
 from medpair_tasks.taskspec import MODES, N_FEWSHOT_SEEDS, Candidate
@@ -24,8 +26,11 @@ class StudyConfig:
     search: str = "exhaustive"
     halving_eta: int = 3
     halving_min_items: int = 50
+    protocol: str = DEFAULT_PROTOCOL
 
     def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {self.protocol!r}; known: {', '.join(PROTOCOLS)}")
         unknown = [d for d in self.datasets if d not in SOURCES]
         if unknown:
             raise ValueError(f"unknown dataset(s) {', '.join(unknown)}; known: {', '.join(SOURCES)}")
@@ -110,12 +115,18 @@ class Plan:
         }
 
 
+def _scored(config: StudyConfig, dataset: str, role: str) -> list:
+    """The items a role scores under the study's protocol."""
+    pick = jeong2024_roles.scored_items if config.protocol == JEONG2024.id else scored_items
+    return pick(dataset, role, config.val_limit)
+
+
 def make_plan(config: StudyConfig) -> Plan:
     """Count items and build the stage-1 shards: one per (dataset, mode, shots, format)."""
     items, options = {}, {}
     for dataset in config.datasets:
-        val = scored_items(dataset, "val", config.val_limit)
-        test = scored_items(dataset, "test")
+        val = _scored(config, dataset, "val")
+        test = _scored(config, dataset, "test")
         items[dataset] = {"val": len(val), "test": len(test)}
         options[dataset] = len(test[0].options)
     cells = tuple(Cell(d, m, k) for d in config.datasets for m in config.modes for k in config.shots)

@@ -14,6 +14,8 @@ from tqdm.auto import tqdm
 
 from medpair_tasks.atomic import clear_scratch, publish_dir, scratch_dir
 from medpair_tasks.lm_eval_internals import environment_recorded_once
+from medpair_tasks.jeong2024 import profile_for
+from medpair_tasks.protocols import JEONG2024
 from medpair_tasks.registry import task_manager
 from medpair_tasks.study import halving
 from medpair_tasks.study.choose import PRIMARY_METRIC, choose_candidates
@@ -22,6 +24,7 @@ from medpair_tasks.study.identity import data_identity, folder_changes, model_id
 from medpair_tasks.study.manifest import Manifest
 from medpair_tasks.study.plan import SIDES, Cell, Plan, Shard, StudyConfig, format_plan, make_plan
 from medpair_tasks.study.spec import ModelSpec
+from medpair_tasks.taskspec import parse_candidate
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,8 @@ class _Worker:
             study.manifest.save()  # the first shard can start: from here on the folder is this study's
         started = time.perf_counter()
         run_shard(self.lm, study.models[self.side], shard, study.stage_dir(self.side, self.stage), study.options,
-                  study._manager(shard.role), study.shard_identity(self.side, shard, samples), samples=samples)
+                  study._manager(shard.role, self.side), study.shard_identity(self.side, shard, samples),
+                  samples=samples)
         study.manifest.done(self.side, self.stage, shard.id, shard.tasks, time.perf_counter() - started)
         self.bar.update(shard.n_requests)
 
@@ -174,12 +178,17 @@ class Study:
             raise ValueError(self._refusal({tuple(changed): [folder]}))
         return True
 
-    def _manager(self, role: str) -> Any:
-        """One indexed task manager per role, limited to the study's datasets."""
-        if role not in self._managers:
-            metadata = {"role": role, "val_limit": self.config.val_limit}
-            self._managers[role] = task_manager(metadata=metadata, datasets=self.config.datasets)
-        return self._managers[role]
+    def _manager(self, role: str, side: str) -> Any:
+        """One indexed task manager per role (and, where prompts depend on the model, per side),
+        limited to the study's datasets; its metadata names the protocol (and the side's model)."""
+        metadata = {"role": role, "val_limit": self.config.val_limit, "protocol": self.config.protocol}
+        key = role
+        if self.config.protocol == JEONG2024.id:
+            metadata.update(self.models[side].args)
+            key = f"{role}/{side}"
+        if key not in self._managers:
+            self._managers[key] = task_manager(metadata=metadata, datasets=self.config.datasets)
+        return self._managers[key]
 
     def _run_shards(self, side: str, stage: str, shards: list[Shard]) -> None:
         todo = [s for s in shards if not self._finished(side, stage, s)]
@@ -196,7 +205,18 @@ class Study:
             if self.config.search == "halving":
                 self._stage1_halving(side)
             else:
-                self._run_shards(side, "stage1", list(self.plan.stage1))
+                self._run_shards(side, "stage1", self._stage1_shards(side))
+
+    def _stage1_shards(self, side: str) -> list[Shard]:
+        """The stage-1 shards a side runs: all of them, except that under ``jeong2024`` a model whose
+        template the reference fixes (BioMistral-7B, Med42-v1) runs only its own template, ``f00``."""
+        shards = list(self.plan.stage1)
+        if self.config.protocol != JEONG2024.id:
+            return shards
+        profile = profile_for(self.models[side].args.get("pretrained"))
+        if "prompt_template" not in profile.fixed:
+            return shards
+        return [s for s in shards if all(parse_candidate(t).format_id == "f00" for t in s.tasks)]
 
     def _stage1_halving(self, side: str) -> None:
         folder = self.stage_dir(side, "stage1")

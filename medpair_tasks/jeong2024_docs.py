@@ -1,0 +1,59 @@
+"""lm-eval documents of the ``jeong2024`` protocol: each carries its whole prompt.
+
+The reference's prompt depends on the model (its profile) and puts demonstrations, separators
+and system prompt where lm-eval's own few-shot joiner cannot (one delimiter per task, shared
+by both protocols). So under ``jeong2024`` a document's ``prompt`` field holds the finished
+text, the format templates print it unchanged (``{% if prompt is defined %}``), and the
+``fewshot`` split holds the demonstrations with an empty ``prompt`` and an empty target, which
+lm-eval joins as nothing. The logged ``arguments`` are then exactly the reference's prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import datasets
+
+from medpair_tasks.jeong2024 import profile_for, render_prompt, stop_strings, system_prompt
+from medpair_tasks.jeong2024_roles import VAL_LIMIT, fewshot_items, scored_items
+from medpair_tasks.protocols import JEONG2024
+from medpair_tasks.records import Item
+
+MODEL_KEYS = ("pretrained",)
+
+
+def model_name(metadata: Mapping[str, Any]) -> str | None:
+    """The model a run loads, from lm-eval's ``model_args`` merged into the metadata."""
+    for key in MODEL_KEYS:
+        if metadata.get(key):
+            return str(metadata[key])
+    return None
+
+
+def _doc(item: Item, dataset: str, role: str, prompt: str, extra: dict[str, Any]) -> dict[str, Any]:
+    return {**item.as_doc(dataset, role), "prompt": prompt, **extra}
+
+
+def build_splits(metadata: Mapping[str, Any]) -> datasets.DatasetDict:
+    """The ``eval`` split (finished prompts) and the ``fewshot`` split (its demonstrations, printing empty)."""
+    dataset = str(metadata["dataset"])
+    role = str(metadata.get("role", "test"))
+    format_id = str(metadata.get("format") or "f00")
+    shots = int(metadata.get("shots") or 0)
+    profile = profile_for(model_name(metadata), metadata.get("profile"))
+    demos = fewshot_items(dataset, int(metadata.get("fewshot_seed") or 0), shots) if shots else []
+    items = scored_items(dataset, role, int(metadata.get("val_limit", VAL_LIMIT)))
+    if not items:
+        raise ValueError(f"{dataset}: the {role} role has no items (is the data complete?)")
+    extra = {
+        "protocol": JEONG2024.id,
+        "profile": profile.name,
+        "stop_strings": list(stop_strings(profile, format_id)),
+        "demo_keys": [d.key for d in demos],
+    }
+    system = system_prompt(profile, dataset, len(items[0].options))
+    docs = [_doc(item, dataset, role, render_prompt(profile, format_id, system, demos, item), extra) for item in items]
+    fewshot = [_doc(demo, dataset, "fewshot", "", {"protocol": JEONG2024.id}) for demo in demos]
+    scored = datasets.Dataset.from_list(docs)
+    return datasets.DatasetDict({"eval": scored, "fewshot": datasets.Dataset.from_list(fewshot) if fewshot else scored.select([])})
