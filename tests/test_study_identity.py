@@ -131,6 +131,26 @@ def test_a_shard_without_identity_is_not_reused(tiny_models, data_dir, finished_
     assert f"runs/medical/stage1/{shard.name}:" in done.stderr and "identity.json: missing" in done.stderr
 
 
+def test_a_halving_study_resumes_from_its_round_shards(tiny_models, data_dir, tmp_path):
+    """Halving rounds record the items they scored; a rerun after a crash reuses them and redoes only the rest."""
+    base, medical = tiny_models
+    out = tmp_path / "halving"
+    args = _args(medical, base, out, "--val-limit", "6", "--search", "halving", "--halving-min-items", "2")
+    first = _medpair(args, data_dir)
+    assert first.returncode == 0, first.stderr[-3000:]
+    rounds = sorted((out / "runs" / "base" / "stage1").iterdir())
+    assert len(rounds) >= 2
+    scored = json.loads((rounds[0] / "identity.json").read_text())["shard"]["samples"]
+    assert len(scored) == N_SHARDS and all(len(items) == 2 for items in scored.values())
+    for folder in (rounds[-1], out / "runs" / "base" / "stage2", out / "report"):
+        shutil.rmtree(folder)
+    kept = _shard_times(out)
+    again = _medpair([*args, "--batch-size", "2"], data_dir)
+    assert again.returncode == 0, again.stderr[-3000:]
+    after = _shard_times(out)
+    assert all(after[name] == mtime for name, mtime in kept.items()) and len(after) == len(kept) + 2
+
+
 def test_model_identity_is_content_based_and_ignores_execution_args(tiny_models, tmp_path):
     base, medical = tiny_models
     spec = ModelSpec.parse(f"hf:pretrained={medical},dtype=float32")

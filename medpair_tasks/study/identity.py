@@ -68,16 +68,18 @@ def folder_fingerprint(folder: Path) -> str:
         if (folder / name).is_file():
             digest.update(f"{name}\n".encode())
             digest.update((folder / name).read_bytes())
-    weights = sorted(p for p in folder.rglob("*") if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
-    for path in weights:
-        digest.update(f"{path.relative_to(folder).as_posix()}:{path.stat().st_size}\n".encode())
+    weights = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
+    for path in weights:  # the folder's own files: checkpoint-* subfolders beside a model are not the model
+        digest.update(f"{path.name}:{path.stat().st_size}\n".encode())
         _file_samples(path, digest)
     return digest.hexdigest()
 
 
-def _location(value: str, revision: str) -> dict[str, str]:
-    """A local folder (path and fingerprint) or a hub id (id and revision)."""
+def _location(value: str, revision: str, subfolder: str = "") -> dict[str, str]:
+    """A local folder (path and fingerprint of the model in it) or a hub id (id and revision)."""
     path = Path(value).expanduser()
+    if subfolder and (path / subfolder).is_dir():
+        return {"path": str(path.resolve()), "fingerprint": folder_fingerprint(path / subfolder)}
     if path.is_dir():
         return {"path": str(path.resolve()), "fingerprint": folder_fingerprint(path)}
     if path.is_file():
@@ -88,14 +90,17 @@ def _location(value: str, revision: str) -> dict[str, str]:
 
 
 def model_identity(spec: ModelSpec) -> dict[str, Any]:
-    """The identity of one model (see the module docstring); raises nothing for unknown args."""
+    """The identity of one model (see the module docstring): type, result-changing args, dtype, locations."""
     args = {key: value for key, value in spec.args.items() if key not in EXECUTION_ARGS}
     revision = args.get("revision", "main")
+    locations = {key: _location(args[key], revision) for key in LOCATION_ARGS if args.get(key)}
+    if args.get("pretrained") and args.get("subfolder"):
+        locations["pretrained"] = _location(args["pretrained"], revision, args["subfolder"])
     return {
         "type": spec.model_type,
         "args": args,
         "dtype": args.get("dtype") or args.get("torch_dtype") or "default",
-        "locations": {key: _location(args[key], revision) for key in LOCATION_ARGS if args.get(key)},
+        "locations": locations,
     }
 
 
