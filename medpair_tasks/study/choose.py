@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from medpair_stats.cells import PRIMARY_METRIC
 from medpair_tasks.study.plan import Cell
 from medpair_tasks.taskspec import Candidate
 
-PRIMARY_METRIC = "acc"
+__all__ = ["PRIMARY_METRIC", "choose_candidates"]  # PRIMARY_METRIC: the report's, re-exported for run.py
 
 
 def choose_candidates(log_dirs: list[Path], cells: tuple[Cell, ...]) -> dict[str, Candidate]:
