@@ -47,11 +47,6 @@ class MethodInfo:
 _INTERVAL_TEXT = {"signflip": "Interval by inverting the paired sign-flip test (the shifts it does not reject) of"}
 
 
-def _setting_shots(setting: str) -> int:
-    head = setting.split("-", 1)[0]
-    return int(head) if head.isdigit() else 0
-
-
 def sort_records(records: Sequence[ComparisonRecord]) -> list[ComparisonRecord]:
     """Records in report order: pair, dataset, shots, mode, metric."""
     return sorted(records, key=lambda r: (r.medical, r.base, r.dataset, r.shots, r.mode, r.metric,
