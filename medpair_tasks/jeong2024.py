@@ -17,7 +17,7 @@ compare the two.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import PurePath
@@ -260,9 +260,12 @@ _LAYOUTS = {
 }
 
 
-def _default_block(layout: _Layout, item: Item) -> str:
+QuestionText = Callable[[Item], str]
+
+
+def _default_block(layout: _Layout, item: Item, question: QuestionText) -> str:
     lines = "".join(f"{layout.wrapper.format(LETTERS[i])} {option}{layout.option_end}" for i, option in enumerate(item.options))
-    return f"{layout.question_head}{question_text(item)}{layout.question_end}{layout.options_head}{lines}{layout.answer_head}"
+    return f"{layout.question_head}{question(item)}{layout.question_end}{layout.options_head}{lines}{layout.answer_head}"
 
 
 def _default_answer(layout: _Layout, item: Item) -> str:
@@ -274,19 +277,19 @@ def _default_answer(layout: _Layout, item: Item) -> str:
     return f"{layout.wrapper.format(letter)} {item.options[item.answer_idx]}"
 
 
-def _render_default(layout: _Layout, system: str, demos: Sequence[Item], item: Item) -> str:
+def _render_default(layout: _Layout, system: str, demos: Sequence[Item], item: Item, question: QuestionText) -> str:
     text = f"{layout.system_head}{system}{layout.system_end}" if system else ""
     for demo in demos:
-        text += f"{_default_block(layout, demo)}{_default_answer(layout, demo)}{layout.demo_end}"
-    text += _default_block(layout, item)
+        text += f"{_default_block(layout, demo, question)}{_default_answer(layout, demo)}{layout.demo_end}"
+    text += _default_block(layout, item, question)
     return text + ("(" if layout.demo_answer == "open-paren" else "")
 
 
-def _sampled_question(fmt: SampledFormat, item: Item) -> str:
+def _sampled_question(fmt: SampledFormat, item: Item, question: QuestionText) -> str:
     head = f"{_cased(fmt.question, fmt.casing)}{fmt.descriptor_sep}" if fmt.question else ""
     options_head = f"{_cased(fmt.options, fmt.casing)}{fmt.descriptor_sep}" if fmt.options else ""
     options = fmt.option_sep.join(f"{fmt.wrapper.format(LETTERS[i])} {o}" for i, o in enumerate(item.options))
-    return f"{head}{question_text(item)}{fmt.field_sep}{options_head}{options}"
+    return f"{head}{question(item)}{fmt.field_sep}{options_head}{options}"
 
 
 def answer_header(fmt: SampledFormat) -> str:
@@ -294,27 +297,30 @@ def answer_header(fmt: SampledFormat) -> str:
     return f"{_cased(fmt.answer, fmt.casing)}{fmt.descriptor_sep}"
 
 
-def _render_sampled(fmt: SampledFormat, system: str, demos: Sequence[Item], item: Item) -> str:
+def _render_sampled(fmt: SampledFormat, system: str, demos: Sequence[Item], item: Item, question: QuestionText) -> str:
     space = fmt.field_sep
     text = f"{system}{space}" if system else ""
     for demo in demos:
         answer = f"{fmt.wrapper.format(LETTERS[demo.answer_idx])} {demo.options[demo.answer_idx]}"
-        text += f"{_sampled_question(fmt, demo)}{space}{answer_header(fmt)}{answer}{space}"
-    return f"{text}{_sampled_question(fmt, item)}{space}{answer_header(fmt)}"
+        text += f"{_sampled_question(fmt, demo, question)}{space}{answer_header(fmt)}{answer}{space}"
+    return f"{text}{_sampled_question(fmt, item, question)}{space}{answer_header(fmt)}"
 
 
-def render_prompt(profile: Profile, format_id: str, system: str, demos: Sequence[Item], item: Item) -> str:
+def render_prompt(profile: Profile, format_id: str, system: str, demos: Sequence[Item], item: Item,
+                  question: QuestionText = question_text) -> str:
     """The reference's prompt for ``item``: ``f00`` in the profile's own template, else a sampled format.
 
-    Raises NotImplementedError for a chat model's profile.
+    ``question`` gives an item's question text (default :func:`question_text`; the clinical
+    datasets pass their reference question verbatim). Raises NotImplementedError for a chat
+    model's profile.
     """
     if profile.chat:
         raise NotImplementedError(f"jeong2024: the chat model profile {profile.name!r} (rendered through its "
                                   "tokenizer's chat template by the reference) is not reproduced yet")
     seed = template_seed(format_id)
     if seed is not None:
-        return _render_sampled(sampled_format(seed), system, demos, item)
-    return _render_default(_LAYOUTS[profile.template], system, demos, item)
+        return _render_sampled(sampled_format(seed), system, demos, item, question)
+    return _render_default(_LAYOUTS[profile.template], system, demos, item, question)
 
 
 def stop_strings(profile: Profile, format_id: str) -> tuple[str, ...]:

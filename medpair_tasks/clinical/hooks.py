@@ -17,9 +17,11 @@ from typing import Any
 
 import datasets
 
+from medpair_tasks.clinical import jeong2024
 from medpair_tasks.clinical.metrics import icd_scores, rouge_scores
 from medpair_tasks.clinical.roles import clinical_roles, scored_items
 from medpair_tasks.hooks import build_splits
+from medpair_tasks.protocols import JEONG2024, protocol_of
 
 
 def load(**metadata: Any) -> datasets.DatasetDict:
@@ -28,7 +30,10 @@ def load(**metadata: Any) -> datasets.DatasetDict:
     Receives the task metadata merged with the CLI ``--metadata`` and ``--model_args``.
     The ``fewshot`` split is empty for datasets without a few-shot pool; a demonstration never
     shares its note, patient or premise (``cluster``) with the scored item (:mod:`medpair_tasks.fewshot`).
+    Under ``jeong2024`` the reference's populations and prompts (:mod:`medpair_tasks.clinical.jeong2024`).
     """
+    if protocol_of(metadata) is JEONG2024 and metadata.get("dataset") in jeong2024.DATASETS:
+        return jeong2024.build_splits(metadata)
     return build_splits(metadata, scored_items, lambda name: clinical_roles(name).pool)
 
 

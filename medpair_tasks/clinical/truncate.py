@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
+from medpair_tasks.protocols import JEONG2024
+
 log = logging.getLogger(__name__)
 
 MARKER = "\n[...]\n"
@@ -149,7 +151,12 @@ def water_fill(lengths: Sequence[int], budget: int) -> int | None:
 
 
 def truncation_side(metadata: Mapping[str, Any]) -> str:
-    """The ``truncation`` setting of a task's metadata (default :data:`DEFAULT_SIDE`)."""
+    """The ``truncation`` setting of a task's metadata (default :data:`DEFAULT_SIDE`; ``none`` under
+    ``jeong2024``, whose reference filters notes instead, so that asking it to cut is an error)."""
+    if metadata.get("protocol") == JEONG2024.id:
+        if str(metadata.get("truncation", "none")).lower() != "none":
+            raise ValueError("notes are truncated under the medpair protocol only; jeong2024 filters them as the reference does")
+        return "none"
     side = str(metadata.get("truncation", DEFAULT_SIDE)).lower()
     if side not in SIDES:
         raise ValueError(f"metadata 'truncation' must be one of {', '.join(SIDES)}, got {side!r}")
