@@ -133,7 +133,7 @@ LM_EVAL_CELLS = [  # (dataset, task name, profile, role, format, seed)
     ("ehrnoteqa", "medpair_ehrnoteqa_gen", "meditron-7b", "test", "f00", None),
     ("n2c2_obesity_cad", "medpair_n2c2_obesity_cad", "generic", "test", "f00", None),
     ("mednli", "medpair_mednli_gen_f03_k3_s2", "biomistral-7b", "val", "f03", 2),
-    ("casi", "medpair_casi_f07_k0", "generic", "val", "f07", None),
+    ("casi", "medpair_casi_mc_f07_k0", "generic", "val", "f07", None),
     ("mimic3_acronym", "medpair_mimic3_acronym_gen_f00_k3_s5", "meditron-7b", "val", "f00", 5),
 ]
 
