@@ -78,9 +78,12 @@ def _longhealth_setting(setting: int) -> Callable[[Path], SourceSplits]:
     return read
 
 
-def _build() -> dict[str, ClinicalSource]:
-    random_roles = "no official split: {unit} are split {split} (seed 42){extra}"
-    sources = [
+RANDOM_ROLES = "no official split: {unit} are split {split} (seed 42){extra}"
+
+
+def _note_qa_sources() -> list[ClinicalSource]:
+    """MedNLI and EHRNoteQA."""
+    return [
         ClinicalSource(
             "mednli", "MedNLI", "mednli", "mli_train_v1.jsonl, mli_dev_v1.jsonl, mli_test_v1.jsonl",
             "https://physionet.org/content/mednli/1.0.0/", PHYSIONET_ACCESS, True, "mc",
@@ -92,11 +95,16 @@ def _build() -> dict[str, ClinicalSource]:
             "EHRNoteQA_processed.jsonl)",
             "https://physionet.org/content/ehr-notes-qa-llms/1.0.1/ and "
             "https://physionet.org/content/mimic-iv-note/2.2/", PHYSIONET_ACCESS, True, "mc",
-            random_roles.format(unit="patients", split="60/20/20 into few-shot pool / val / test",
+            RANDOM_ROLES.format(unit="patients", split="60/20/20 into few-shot pool / val / test",
                                 extra="; a patient's questions stay together"),
             readers.read_ehrnoteqa,
         ),
     ]
+
+
+def _longhealth_sources() -> list[ClinicalSource]:
+    """LongHealth's three CLUE settings."""
+    sources = []
     for setting, what in ((1, "the patient's documents"), (2, "answer documents among other patients' documents"),
                           (3, "other patients' documents only: 'cannot be answered' is right")):
         sources.append(
@@ -104,11 +112,17 @@ def _build() -> dict[str, ClinicalSource]:
                 f"longhealth_task{setting}", f"LongHealth, CLUE setting {setting} ({what})", "longhealth",
                 "benchmark_v5.json", "https://github.com/kbressem/LongHealth (data/benchmark_v5.json)",
                 "public download (see the repository's licence)", False, "mc",
-                random_roles.format(unit="patients", split="20/80 into val / test",
+                RANDOM_ROLES.format(unit="patients", split="20/80 into val / test",
                                     extra="; zero-shot only, as in CLUE (the documents leave no room for shots)"),
                 _longhealth_setting(setting),
             )
         )
+    return sources
+
+
+def _n2c2_sources() -> list[ClinicalSource]:
+    """The n2c2 2008 obesity challenge, one task per disease."""
+    sources = []
     for disease in readers.N2C2_DISEASES:
         sources.append(
             ClinicalSource(
@@ -123,12 +137,17 @@ def _build() -> dict[str, ClinicalSource]:
                 partial(readers.read_n2c2_obesity, disease=disease),
             )
         )
-    sources += [
+    return sources
+
+
+def _acronym_sources() -> list[ClinicalSource]:
+    """CASI and the MIMIC-III acronym senses."""
+    return [
         ClinicalSource(
             "casi", "CASI clinical abbreviation senses", "casi", readers.CASI_FILE,
             "https://conservancy.umn.edu/handle/11299/137703 (Clinical Abbreviation Sense Inventory)",
             "public download", False, "mc",
-            random_roles.format(unit="each abbreviation's samples", split="60/20/20 into few-shot pool / val / test",
+            RANDOM_ROLES.format(unit="each abbreviation's samples", split="60/20/20 into few-shot pool / val / test",
                                 extra=""),
             readers.read_casi,
         ),
@@ -138,15 +157,21 @@ def _build() -> dict[str, ClinicalSource]:
             "built from MIMIC-III 1.4 NOTEEVENTS.csv (https://physionet.org/content/mimiciii/1.4/) with the "
             "acronym pipeline of github.com/griff4692/LMC (Adams et al., 2020), as Jeong et al. did",
             PHYSIONET_ACCESS, True, "mc",
-            random_roles.format(unit="each acronym's samples", split="60/20/20 into few-shot pool / val / test",
+            RANDOM_ROLES.format(unit="each acronym's samples", split="60/20/20 into few-shot pool / val / test",
                                 extra=""),
             readers.read_mimic3_acronym,
         ),
+    ]
+
+
+def _clue_generative_sources() -> list[ClinicalSource]:
+    """CLUE's generative tasks: MeDiSumQA, MeDiSumCode, MeQSum, ProbSum."""
+    return [
         ClinicalSource(
             "medisumqa", "MeDiSumQA (CLUE)", "medisumqa", readers.MEDISUMQA_FILE,
             "CLUE's data/MeDiSumQA scripts (github.com/TIO-IKIM/CLUE) run on MIMIC-IV-Note 2.2 discharge "
             "notes (https://physionet.org/content/mimic-iv-note/2.2/)", PHYSIONET_ACCESS, True, "gen",
-            random_roles.format(unit="discharge letters", split="20/80 into val / test",
+            RANDOM_ROLES.format(unit="discharge letters", split="20/80 into val / test",
                                 extra="; a letter's questions stay together"),
             readers.read_medisumqa,
         ),
@@ -154,13 +179,13 @@ def _build() -> dict[str, ClinicalSource]:
             "medisumcode", "MeDiSumCode (CLUE)", "medisumcode", readers.MEDISUMCODE_FILE,
             "CLUE's data/MeDiSumCode/generate_code_dataset.py (github.com/TIO-IKIM/CLUE) run on MIMIC-IV 2.2 "
             "hosp/diagnoses_icd.csv.gz and MIMIC-IV-Note 2.2 discharge notes", PHYSIONET_ACCESS, True, "gen",
-            random_roles.format(unit="discharge letters", split="20/80 into val / test", extra=""),
+            RANDOM_ROLES.format(unit="discharge letters", split="20/80 into val / test", extra=""),
             readers.read_medisumcode,
         ),
         ClinicalSource(
             "meqsum", "MeQSum", "meqsum", readers.MEQSUM_FILE, "https://github.com/abachaa/MeQSum",
             "public download", False, "gen",
-            random_roles.format(unit="questions", split="20/80 into val / test", extra=""),
+            RANDOM_ROLES.format(unit="questions", split="20/80 into val / test", extra=""),
             readers.read_meqsum,
         ),
         ClinicalSource(
@@ -170,6 +195,11 @@ def _build() -> dict[str, ClinicalSource]:
             "val = 20% of train (seed 42), test = official test", readers.read_probsum,
         ),
     ]
+
+
+def _build() -> dict[str, ClinicalSource]:
+    sources = [*_note_qa_sources(), *_longhealth_sources(), *_n2c2_sources(), *_acronym_sources(),
+               *_clue_generative_sources()]
     return {s.name: s for s in sources}
 
 
