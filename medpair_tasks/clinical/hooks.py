@@ -32,7 +32,11 @@ def load(**metadata: Any) -> datasets.DatasetDict:
     shares its note, patient or premise (``cluster``) with the scored item (:mod:`medpair_tasks.fewshot`).
     Under ``jeong2024`` the reference's populations and prompts (:mod:`medpair_tasks.clinical.jeong2024`).
     """
-    if protocol_of(metadata) is JEONG2024 and metadata.get("dataset") in jeong2024.DATASETS:
+    if protocol_of(metadata) is JEONG2024:
+        if metadata.get("dataset") not in jeong2024.DATASETS:
+            raise ValueError(f"{metadata.get('dataset')}: the {JEONG2024.id} protocol covers the knowledge datasets and "
+                             f"the reference's clinical ones ({', '.join(jeong2024.DATASETS)}) only; run this task "
+                             "under another protocol")
         return jeong2024.build_splits(metadata)
     return build_splits(metadata, scored_items, lambda name: clinical_roles(name).pool)
 
