@@ -155,3 +155,26 @@ def test_lm_eval_logs_the_reference_prompt(dataset, name, profile, role, format_
     assert digest(logged) == cell["digest"]
     assert [doc["item_key"] for doc in task.eval_docs] == cell["keys"]
     assert task.config.metadata["protocol"] == "jeong2024"
+
+
+def test_medpair_eval_logs_the_reference_prompts_and_cuts_no_note(tiny_models, clinical_data, count_tokenizer, tmp_path):
+    """The real command line on the tiny model (the generic profile): the logged prompts are the
+    reference's, and the results file records that no note was truncated."""
+    from medpair_testlib import read_run, run_medpair
+
+    base, _ = tiny_models
+    tasks = {"medpair_ehrnoteqa_gen": ("ehrnoteqa", "test", None), "medpair_mednli_gen_f05_k3_s4": ("mednli", "val", 4)}
+    out = tmp_path / "out"
+    run_medpair(["eval", "--model", "hf", "--device", "cpu", "--batch_size", "4", "--log_samples",
+                 "--model_args", f"pretrained={base},dtype=float32", "--tasks", ",".join(tasks), "--limit", "3",
+                 "--metadata", json.dumps({"protocol": "jeong2024", "note_tokenizer": count_tokenizer}),
+                 "--gen_kwargs", "max_gen_toks=4", "--output_path", str(out)], clinical_data)
+    results, samples = read_run(out)
+    for task, (dataset, role, seed) in tasks.items():
+        (cell,) = [c for c in reference_cells()[dataset] if (c["role"], c["profile"], c["fewshot_seed"], c["format"])
+                   == (role, "generic", seed, "f05" if seed is not None else "f00")]
+        rows = sorted(samples[task], key=lambda r: r["doc_id"])
+        assert [r["arguments"]["gen_args_0"]["arg_0"] for r in rows] == cell["prompts"]
+        assert [r["doc"]["item_key"] for r in rows] == cell["keys"][:3]
+        metadata = results["configs"][task]["metadata"]
+        assert metadata["protocol"] == "jeong2024" and metadata["truncation"]["active"] is False
