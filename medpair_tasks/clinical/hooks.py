@@ -34,9 +34,9 @@ def load(**metadata: Any) -> datasets.DatasetDict:
     """
     if protocol_of(metadata) is JEONG2024:
         if metadata.get("dataset") not in jeong2024.DATASETS:
-            raise ValueError(f"{metadata.get('dataset')}: the {JEONG2024.id} protocol covers the knowledge datasets and "
-                             f"the reference's clinical ones ({', '.join(jeong2024.DATASETS)}) only; run this task "
-                             "under another protocol")
+            raise ValueError(f"{metadata.get('dataset')}: the {JEONG2024.id} protocol covers the knowledge datasets "
+                             f"and the reference's clinical ones ({', '.join(jeong2024.DATASETS)}) only; run this "
+                             "task under another protocol")
         return jeong2024.build_splits(metadata)
     return build_splits(metadata, scored_items, lambda name: clinical_roles(name).pool)
 

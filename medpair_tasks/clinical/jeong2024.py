@@ -63,7 +63,10 @@ N2C2_FILES = {
     "test": (("obesity_patient_records_test.xml",), "obesity_standoff_annotations_test_intuitive.xml"),
 }
 ACRONYM_CAP = 500
-ACRONYM_FILES = {"casi": "preprocessed_dataset_window_10.csv", "mimic3_acronym": "mimic_rs_dataset_preprocessed_window_10.csv"}
+ACRONYM_FILES = {
+    "casi": "preprocessed_dataset_window_10.csv",
+    "mimic3_acronym": "mimic_rs_dataset_preprocessed_window_10.csv",
+}
 SENSE_MAP_FILE = "sf_lf_map.json"
 ACRONYM_LIST_FILE = "mimic_sf.yaml"
 MEDNLI_OPTIONS = ("entailment", "contradiction", "neutral")
@@ -109,7 +112,8 @@ class Population:
 
 def sklearn_split(n_items: int, n_test: int, seed: int = SEED) -> tuple[list[int], list[int]]:
     """(train, test) positions as scikit-learn's ``train_test_split(range(n), test_size=n_test, random_state=seed)``:
-    one ``RandomState(seed).permutation(n)``, test first. An integer test size outside 1 … n − 1 is an error there."""
+    one ``RandomState(seed).permutation(n)``, test first. An integer test size outside 1 … n − 1 is an
+    error there."""
     if not 0 < n_test < n_items:
         raise ValueError(f"a split of {n_items} items needs 1 to {n_items - 1} test items, not {n_test}")
     order = np.random.RandomState(seed).permutation(n_items).tolist()
@@ -117,7 +121,8 @@ def sklearn_split(n_items: int, n_test: int, seed: int = SEED) -> tuple[list[int
 
 
 def three_way_split(n_items: int, seed: int = SEED) -> dict[str, list[int]]:
-    """The reference's 60/20/20 split: ``int(0.2 n)`` test positions, then as many validation positions out of the rest."""
+    """The reference's 60/20/20 split: ``int(0.2 n)`` test positions, then as many validation positions
+    out of the rest."""
     n_eval = int(n_items * EVAL_SHARE)
     rest, test = sklearn_split(n_items, n_eval, seed)
     train_at, val_at = sklearn_split(len(rest), n_eval, seed)
@@ -339,7 +344,8 @@ def fewshot_items(dataset: str, seed: int, shots: int) -> list[Item]:
         raise ValueError(
             f"{dataset}: the jeong2024 protocol runs this dataset zero-shot only, as the reference does "
             "(scripts/eval/llm/eval_few_shot.sh skips few-shot runs for EHRNoteQA and n2c2); "
-            f"run its zero-shot task (…_k0), or the {shots}-shot cell under --metadata '{{\"protocol\": \"medpair\"}}'"
+            f"run its zero-shot task (…_k0), or the {shots}-shot cell under "
+            "--metadata '{\"protocol\": \"medpair\"}'"
         )
     pool = population(dataset).pool
     return [pool[i] for i in demo_indices(len(pool), seed, shots)]
@@ -375,4 +381,5 @@ def build_splits(metadata: Mapping[str, Any]) -> datasets.DatasetDict:
                                  else scored.select([])})
 
 
-__all__ = ["DATASETS", "SYSTEM_PROMPTS", "ZERO_SHOT_ONLY", "build_splits", "fewshot_items", "population", "scored_items"]
+__all__ = ["DATASETS", "SYSTEM_PROMPTS", "ZERO_SHOT_ONLY", "build_splits", "fewshot_items", "population",
+           "scored_items"]
