@@ -56,8 +56,10 @@ JEONG2024 = Protocol(
     profiles="medpair_tasks.jeong2024.PROFILES: each known model's own template and system prompt as f00",
     draws="medpair_tasks.jeong2024_roles: validation numpy.random.seed(42) choice, demonstrations "
     "default_rng(seed).permutation(n)[:3]",
-    populations="medpair_tasks.jeong2024_roles: PubMedQA 500 validation, PQA-A few-shot pool; MMLU nine subjects",
-    shots=3,
+    populations="medpair_tasks.jeong2024_roles: PubMedQA 500 validation, PQA-A few-shot pool; MMLU nine subjects; "
+    "medpair_tasks.clinical.jeong2024: EHRNoteQA level 1, n2c2 test notes of at most 3,000 Llama-2 tokens, "
+    "CASI / MIMIC-III at most 500 windows per acronym",
+    shots=3,  # EHRNoteQA and n2c2: zero-shot only (medpair_tasks.clinical.jeong2024.ZERO_SHOT_ONLY)
     scoring="greedy generation, 64 new tokens (gen); letter log-likelihood after the prompt (mc)",
     generation_stops="'###' and the template's own headers (cut after lm-eval's blank-line stop)",
     extraction="medpair_tasks.jeong2024_extract",
