@@ -17,9 +17,11 @@ from typing import Any
 
 import datasets
 
+from medpair_tasks.clinical import clue2024
 from medpair_tasks.clinical.metrics import icd_scores, rouge_scores
 from medpair_tasks.clinical.roles import clinical_roles, scored_items
 from medpair_tasks.hooks import build_splits
+from medpair_tasks.protocols import CLUE2024, protocol_of
 
 
 def load(**metadata: Any) -> datasets.DatasetDict:
@@ -28,7 +30,10 @@ def load(**metadata: Any) -> datasets.DatasetDict:
     Receives the task metadata merged with the CLI ``--metadata`` and ``--model_args``.
     The ``fewshot`` split is empty for datasets without a few-shot pool; a demonstration never
     shares its note, patient or premise (``cluster``) with the scored item (:mod:`medpair_tasks.fewshot`).
+    Under ``clue2024``: CLUE's records (:func:`medpair_tasks.clinical.clue2024.load_splits`).
     """
+    if protocol_of(metadata) is CLUE2024:
+        return clue2024.load_splits(metadata)
     return build_splits(metadata, scored_items, lambda name: clinical_roles(name).pool)
 
 
