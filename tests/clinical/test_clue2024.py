@@ -225,3 +225,10 @@ def test_clue2024_refuses_likelihood_scoring_and_prompts_without_a_chat_template
     task = _task("mednli", "medpair_mednli_gen")
     with pytest.raises(ValueError, match="apply_chat_template"):
         task.build_all_requests(rank=0, world_size=1)
+
+
+def test_medpair_run_refuses_clue2024() -> None:
+    from medpair_tasks.study.plan import StudyConfig
+
+    with pytest.raises(ValueError, match="clue2024 protocol covers CLUE's clinical tasks"):
+        StudyConfig(datasets=("medqa",), protocol="clue2024")
