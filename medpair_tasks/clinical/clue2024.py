@@ -62,6 +62,7 @@ CANNOT_ANSWER = "Question cannot be answered with provided documents"
 DOCUMENT_SEPARATOR = "--------------"
 BERTSCORE_MODEL = "allenai/scibert_scivocab_uncased"  # bert_score's lang2model["en-sci"]
 BERTSCORE_LAYER = 8  # bert_score's model2layers for that model
+BERTSCORE_MAX_LENGTH = 512  # bert_score's sent_encode: max_length=512, special tokens included
 LONGHEALTH_ANSWER = re.compile(r"The correct answer is (\w):")
 ICD10_PATTERN = re.compile(r"\b[A-TV-Z][0-9]{2}(?:\.?[0-9A-Z]{1,4})?\b")  # CLUE's eval/utils.py
 
@@ -500,11 +501,12 @@ def score(doc: Mapping[str, Any], extracted: str) -> dict[str, float]:
 
 
 def bertscore_settings(metadata: Mapping[str, Any]) -> BertScoreConfig:
-    """BERTScore as CLUE's ``lang="en-sci"``: SciBERT (uncased) layer 8, no idf, no rescaling;
-    ``bertscore_model`` names a local copy (tests, offline machines), ``bertscore_layer`` another layer."""
+    """BERTScore as CLUE's ``lang="en-sci"``: SciBERT (uncased) layer 8, 512 tokens, no idf, no
+    rescaling; ``bertscore_model`` names a local copy (tests, offline machines), ``bertscore_layer``
+    another layer."""
     model = str(metadata.get("bertscore_model") or BERTSCORE_MODEL)
     layer = metadata.get("bertscore_layer")
-    return BertScoreConfig(model, BERTSCORE_LAYER if layer is None else int(layer))
+    return BertScoreConfig(model, BERTSCORE_LAYER if layer is None else int(layer), BERTSCORE_MAX_LENGTH)
 
 
 class ClueTaskHooks:
@@ -568,7 +570,8 @@ class ClueTaskHooks:
         scores = score(doc, generation)
         if self._bertscore is not None:
             try:
-                scores["bertscore_f1"] = scorer(self._bertscore).score(generation, str(doc["reference"]))[2]
+                pair = generation.strip(), str(doc["reference"]).strip()  # bert_score strips both
+                scores["bertscore_f1"] = scorer(self._bertscore).score(*pair)[2]
             except OSError as err:  # no local copy of the model: medpair never downloads one
                 log.warning("medpair: %s: BERTScore skipped: %s is not on this machine (%s); pass "
                             "--metadata '{\"bertscore_model\": \"/path/to/scibert_scivocab_uncased\"}'",

@@ -232,3 +232,50 @@ def test_medpair_run_refuses_clue2024() -> None:
 
     with pytest.raises(ValueError, match="clue2024 protocol covers CLUE's clinical tasks"):
         StudyConfig(datasets=("medqa",), protocol="clue2024")
+
+
+@pytest.fixture(scope="module")
+def nine_layer_bert(tmp_path_factory) -> Path:
+    """A randomly initialised 9-layer BERT (layer 8 exists) with a trained WordPiece tokenizer."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("bert9")
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(["what is the dose of aspirin for chest pain", "hypertension and type 2 diabetes"] * 5,
+                            trainers.WordPieceTrainer(vocab_size=120, special_tokens=specials))
+    fast = BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                             sep_token="[SEP]", mask_token="[MASK]")
+    fast.save_pretrained(folder)
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=len(fast), hidden_size=16, num_hidden_layers=9, num_attention_heads=2,
+                         intermediate_size=32)).save_pretrained(folder)
+    return folder
+
+
+def test_bertscore_is_clues_en_sci_with_a_local_override(nine_layer_bert: Path) -> None:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    default = clue2024.bertscore_settings({})
+    assert (default.model, default.layer, default.max_length) == ("allenai/scibert_scivocab_uncased", 8, 512)
+    hooks = clue2024.ClueTaskHooks("meqsum", {"protocol": "clue2024", "dataset": "meqsum",
+                                              "bertscore_model": str(nine_layer_bert)})
+    candidate, reference_text = "What is the dose of aspirin?", "aspirin dose for chest pain"
+    scores = hooks.score({"dataset": "meqsum", "reference": reference_text}, [f"  {candidate}\n"])
+    tokenizer, model = AutoTokenizer.from_pretrained(nine_layer_bert), AutoModel.from_pretrained(nine_layer_bert).eval()
+
+    def unit_vectors(text: str) -> list:
+        with torch.no_grad():
+            states = model(**tokenizer(text, return_tensors="pt"), output_hidden_states=True).hidden_states[8][0]
+        return [v / v.norm() for v in states[1:-1]]  # without [CLS] and [SEP]
+
+    cand, ref = unit_vectors(candidate), unit_vectors(reference_text)
+    precision = sum(max(float(c @ r) for r in ref) for c in cand) / len(cand)
+    recall = sum(max(float(c @ r) for c in cand) for r in ref) / len(ref)
+    assert scores["bertscore_f1"] == pytest.approx(2 * precision * recall / (precision + recall), abs=1e-5)
+    assert set(scores) == {"rouge1", "rouge2", "rougeL", "bertscore_f1"}
