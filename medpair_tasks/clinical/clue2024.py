@@ -192,17 +192,20 @@ def _json_records(path: Path) -> Any:
 def _spreadsheet(path: Path) -> list[dict[str, Any]]:
     from openpyxl import load_workbook
 
-    sheet = load_workbook(path, read_only=True).worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    header = [str(h) for h in next(rows)]
-    return [dict(zip(header, row)) for row in rows if any(cell is not None for cell in row)]
+    book = load_workbook(path, read_only=True)
+    try:
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        header = [str(h) for h in next(rows)]
+        return [dict(zip(header, row)) for row in rows if any(cell is not None for cell in row)]
+    finally:
+        book.close()
 
 
 def _probsum(path: Path) -> list[dict[str, Any]]:
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     for row in rows:
-        if "Subjectives" not in row:  # CLUE's column name; the PhysioNet release's otherwise
+        if "Subjectives" not in row:  # CLUE's column name; else medpair's reader's
             row["Subjectives"] = row.get("Subjective Sections", "")
         row["Summary"] = row["Summary"].replace(";", ", ")
     return rows
