@@ -10,7 +10,9 @@ never paired. The README's "Protocols" section tabulates the differences and why
 - ``jeong2024``: the reference code of Jeong et al. (``taekb/eval-medical-dapt`` at 908bb86),
   reproduced: the model's profile (own template and system prompt) as ``f00``, the reference's
   grammar draws as ``f01`` … ``f10``, its validation subsample and demonstrations, its
-  populations and its extractor.
+  populations and its extractor;
+- ``clue2024``: CLUE's evaluation code (``TIO-IKIM/CLUE``) for its six clinical tasks, reproduced
+  (:mod:`medpair_tasks.clinical.clue2024`).
 """
 
 from __future__ import annotations
@@ -65,7 +67,21 @@ JEONG2024 = Protocol(
     extraction="medpair_tasks.jeong2024_extract",
 )
 
-PROTOCOLS: dict[str, Protocol] = {p.id: p for p in (MEDPAIR, JEONG2024)}
+CLUE2024 = Protocol(
+    id="clue2024",
+    reference="GitHub TIO-IKIM/CLUE (eval/), CLUE's six clinical tasks",
+    grammar="medpair_tasks.clinical.clue2024.PROMPTS: CLUE's system prompts and turns through the model's chat template",
+    profiles="none: every model's own chat template",
+    draws="medpair_tasks.clinical.clue2024: random.seed(1) shuffle, the first shots are the demonstrations; "
+    "LongHealth's document shuffles and distractor samples on random.Random(1)",
+    populations="the file CLUE reads, less the demonstrations; LongHealth five repeats per question and setting",
+    shots=3,  # MedNLI, MeQSum, ProbSum; MeDiSumQA and MeDiSumCode 1, LongHealth 0 (clue2024.PROMPTS)
+    scoring="sampled generation (temperature 1), CLUE's max tokens per task; BERTScore en-sci (SciBERT layer 8)",
+    generation_stops="end of sequence",
+    extraction="medpair_tasks.clinical.clue2024.extract",
+)
+
+PROTOCOLS: dict[str, Protocol] = {p.id: p for p in (MEDPAIR, JEONG2024, CLUE2024)}
 DEFAULT_PROTOCOL = MEDPAIR.id
 
 

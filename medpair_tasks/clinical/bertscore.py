@@ -45,6 +45,7 @@ class BertScoreConfig:
 
     model: str
     layer: int | None
+    max_length: int = MAX_TOKENS  # tokens per text, special tokens included
 
 
 def bertscore_config(metadata: Mapping[str, Any]) -> BertScoreConfig | None:
@@ -80,7 +81,7 @@ class BertScorer:
     def _embed(self, text: str) -> Any:
         import torch
 
-        enc = self.tokenizer(text, return_tensors="pt", truncation=True, max_length=MAX_TOKENS,
+        enc = self.tokenizer(text, return_tensors="pt", truncation=True, max_length=self.config.max_length,
                              return_special_tokens_mask=True)
         special = enc.pop("special_tokens_mask")[0].bool()
         with torch.no_grad():

@@ -17,11 +17,11 @@ from typing import Any
 
 import datasets
 
-from medpair_tasks.clinical import jeong2024
+from medpair_tasks.clinical import clue2024, jeong2024
 from medpair_tasks.clinical.metrics import icd_scores, rouge_scores
 from medpair_tasks.clinical.roles import clinical_roles, scored_items
 from medpair_tasks.hooks import build_splits
-from medpair_tasks.protocols import JEONG2024, protocol_of
+from medpair_tasks.protocols import CLUE2024, JEONG2024, protocol_of
 
 
 def load(**metadata: Any) -> datasets.DatasetDict:
@@ -30,9 +30,13 @@ def load(**metadata: Any) -> datasets.DatasetDict:
     Receives the task metadata merged with the CLI ``--metadata`` and ``--model_args``.
     The ``fewshot`` split is empty for datasets without a few-shot pool; a demonstration never
     shares its note, patient or premise (``cluster``) with the scored item (:mod:`medpair_tasks.fewshot`).
-    Under ``jeong2024`` the reference's populations and prompts (:mod:`medpair_tasks.clinical.jeong2024`).
+    Under ``jeong2024`` the reference's populations and prompts (:mod:`medpair_tasks.clinical.jeong2024`);
+    under ``clue2024`` CLUE's records (:func:`medpair_tasks.clinical.clue2024.load_splits`).
     """
-    if protocol_of(metadata) is JEONG2024:
+    protocol = protocol_of(metadata)
+    if protocol is CLUE2024:
+        return clue2024.load_splits(metadata)
+    if protocol is JEONG2024:
         if metadata.get("dataset") not in jeong2024.DATASETS:
             raise ValueError(f"{metadata.get('dataset')}: the {JEONG2024.id} protocol covers the knowledge datasets "
                              f"and the reference's clinical ones ({', '.join(jeong2024.DATASETS)}) only; run this "

@@ -24,6 +24,7 @@ import logging
 from typing import Any
 
 from medpair_tasks.clinical import longhealth
+from medpair_tasks.clinical.clue2024 import ClueTaskHooks
 from medpair_tasks.clinical.bertscore import NOT_CONFIGURED, bertscore_config, scorer
 from medpair_tasks.clinical.sources import longhealth_texts
 from medpair_tasks.clinical.truncate import MARKER, Budget, resolve_budget, shorten, truncation_side, water_fill
@@ -57,6 +58,9 @@ class ClinicalTask(SourceDisjointTask):
         self._overflow: list[str] = []
         super().__init__(config=config)
         metadata = self.config.metadata or {}
+        self._clue = ClueTaskHooks.for_task(metadata)
+        if self._clue is not None:
+            self._clue.configure(self)
         self._side = truncation_side(metadata)
         self._bertscore = bertscore_config(metadata) if metadata.get("bertscore") else None
         if metadata.get("bertscore") and self._bertscore is None and "bertscore" not in _warned:
@@ -112,6 +116,9 @@ class ClinicalTask(SourceDisjointTask):
     def fewshot_context(self, doc: dict, num_fewshot: int, *args: Any, **kwargs: Any) -> Any:
         """lm-eval's prompt of ``doc``, with the notes cut so that it fits the model's context."""
         budget = self._get_budget()
+        if self._clue is not None:
+            return self._clue.prompt(doc, kwargs.get("chat_template"), budget and budget.counter,
+                                     budget and budget.max_length)
         if budget is None:
             return super().fewshot_context(doc, num_fewshot, *args, **kwargs)
         limit = budget.max_length - self._reserve() - MARGIN
@@ -156,6 +163,8 @@ class ClinicalTask(SourceDisjointTask):
 
     def process_results(self, doc: dict, results: Any) -> dict:
         """lm-eval's (the YAML's ``process_results``) plus ``bertscore_f1`` when a model is given."""
+        if self._clue is not None:
+            return self._clue.score(doc, results)
         scores = dict(super().process_results(doc, results))
         if self._bertscore is not None and "reference" in doc:
             generation = results[0] if results else ""

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 from medpair_tasks import jeong2024_roles
 from medpair_tasks.formats import format_ids
-from medpair_tasks.protocols import DEFAULT_PROTOCOL, JEONG2024, PROTOCOLS
+from medpair_tasks.protocols import CLUE2024, DEFAULT_PROTOCOL, JEONG2024, PROTOCOLS
 from medpair_tasks.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW, scored_items
 from medpair_tasks.sources import SOURCES
 from medpair_tasks.taskspec import MODES, N_FEWSHOT_SEEDS, Candidate
@@ -31,6 +31,9 @@ class StudyConfig:
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {self.protocol!r}; known: {', '.join(PROTOCOLS)}")
+        if self.protocol == CLUE2024.id:
+            raise ValueError("the clue2024 protocol covers CLUE's clinical tasks, which medpair run does not run; "
+                             "run them with medpair eval … --metadata '{\"protocol\": \"clue2024\"}'")
         unknown = [d for d in self.datasets if d not in SOURCES]
         if unknown:
             raise ValueError(f"unknown dataset(s) {', '.join(unknown)}; known: {', '.join(SOURCES)}")

@@ -51,3 +51,14 @@ def test_documents_carrying_their_prompts_are_paired_by_item_under_jeong2024(tmp
             path.write_text(json.dumps(results), encoding="utf-8")
     result = run_compare([med], [base], tmp_path / "o", n_resamples=100)
     assert result.records[0].n == 4
+
+
+@pytest.mark.parametrize("other", [None, "jeong2024"])
+def test_clue2024_is_never_paired_with_another_protocol(tmp_path: Path, other: str | None) -> None:
+    med = _run(tmp_path / "a", "med", [1, 0, 1, 1, 1, 0], 0, "clue2024")
+    base = _run(tmp_path / "b", "base", [1, 0, 0, 1, 0, 0], 1, other)
+    with pytest.raises(ProtocolMismatchError, match=f"clue2024.*{other or 'medpair'}"):
+        run_compare([med], [base], tmp_path / "o", n_resamples=100)
+    both = _run(tmp_path / "c", "base", [1, 0, 0, 1, 0, 0], 1, "clue2024")
+    result = run_compare([med], [both], tmp_path / "p", n_resamples=100)
+    assert any("protocol: clue2024" in note for note in result.notes)

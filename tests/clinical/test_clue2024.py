@@ -1,0 +1,281 @@
+"""The ``clue2024`` protocol against the stored outputs of CLUE's own code (tests/fixtures/clue2024).
+
+The expected prompts, item and demonstration ids, LongHealth document orders and extractions
+were produced by running CLUE's evaluation scripts once, offline, on the fixtures in
+``tests/fixtures/clue2024/data`` (see ``tests/fixtures/clue2024/reference/NOTE.md``); here
+medpair's versions must equal them character for character.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import defaultdict
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from medpair_tasks.clinical import clue2024
+from medpair_tasks.clinical.truncate import HFCounter
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "clue2024"
+DATA = FIXTURES / "data"
+TOKENIZER = FIXTURES / "tokenizer"
+GENERATIVE = ("mednli", "meqsum", "probsum", "medisumqa", "medisumcode")
+ICD_NAMES = {
+    "ICD EM P": "icd_exact_precision", "ICD EM R": "icd_exact_recall", "ICD EM F1": "icd_exact_f1",
+    "ICD AP P": "icd_3char_precision", "ICD AP R": "icd_3char_recall", "ICD AP F1": "icd_3char_f1",
+    "VALID CODES": "icd_valid_share",
+}
+
+
+@cache
+def reference() -> dict[tuple[str, str], list[dict]]:
+    """The reference run's prompts per (task, run)."""
+    lines = defaultdict(list)
+    with gzip.open(FIXTURES / "reference" / "prompts.jsonl.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            record = json.loads(line)
+            lines[(record["task"], record.get("run", "main"))].append(record)
+    return dict(lines)
+
+
+@cache
+def tokenizer():
+    """The fixture tokenizer with phi-4's chat template (the same folder the reference run used)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(TOKENIZER))
+
+
+def render(messages: list[dict]) -> str:
+    """What lm-eval's hf model does with a chat: the template with the generation prompt."""
+    return tokenizer().apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+@pytest.fixture()
+def clue_data(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``$MEDPAIR_DATA_DIR`` pointing at the CLUE-schema fixtures."""
+    monkeypatch.setenv("MEDPAIR_DATA_DIR", str(DATA))
+    return DATA
+
+
+def docs_of(task: str) -> list[dict]:
+    """medpair's scored documents of ``task`` under ``clue2024``."""
+    folder = DATA / ("longhealth" if task.startswith("longhealth") else task)
+    return clue2024.clue_docs(task, folder, "test")
+
+
+@pytest.mark.parametrize("task", GENERATIVE)
+def test_items_demonstrations_and_prompts_equal_clues(task: str, clue_data: Path) -> None:
+    expected = reference()[(task, "main")]
+    docs = docs_of(task)
+    hooks = clue2024.ClueTaskHooks(task, {"protocol": "clue2024", "dataset": task})
+    assert [d["item_key"] for d in docs] == [e["item_key"] for e in expected]
+    assert [d["demo_keys"] for d in docs] == [e["demo_keys"] for e in expected]
+    assert len(expected[0]["demo_keys"]) == clue2024.PROMPTS[task].shots
+    for doc, want in zip(docs, expected):
+        assert render(hooks.messages(doc)) == want["prompt"]
+        assert hooks.messages(doc)[0]["role"] == "system"
+
+
+@pytest.mark.parametrize("task", ("longhealth_task1", "longhealth_task2", "longhealth_task3"))
+def test_longhealth_repeats_orders_and_prompts_equal_clues(task: str, clue_data: Path) -> None:
+    expected = reference()[(task, "longhealth")]
+    docs = docs_of(task)
+    assert [d["item_key"] for d in docs] == [e["item_key"] for e in expected]
+    assert all(e["documents"] and None not in e["documents"] for e in expected)
+    shown = [[d["clue_documents"][i] for i in d["shuffle_order"]] for d in docs]
+    assert shown == [e["documents"] for e in expected]
+    orders = {tuple(s) for s in shown}
+    assert len(orders) > len(shown) // 5  # the repeats of a question differ, not only the questions
+    counter = HFCounter(tokenizer(), str(TOKENIZER))
+    hooks = clue2024.ClueTaskHooks(task, {"protocol": "clue2024", "dataset": task})
+    for doc, want in zip(docs, expected):
+        assert render(hooks.messages(doc, counter, 16384)) == want["prompt"]
+
+
+def test_longhealth_repeats_share_their_patient_cluster(clue_data: Path) -> None:
+    docs = docs_of("longhealth_task1")
+    by_question = defaultdict(set)
+    for doc in docs:
+        by_question[doc["item_key"].rsplit("/", 1)[0]].add(doc["cluster"])
+    assert all(len(clusters) == 1 for clusters in by_question.values())
+    assert {len([d for d in docs if d["item_key"].startswith(q + "/")]) for q in by_question} == {5}
+
+
+def test_longhealth_document_cut_equals_clues(clue_data: Path) -> None:
+    """With a budget that cuts documents, setting 1 keeps the same (cut) documents as CLUE."""
+    expected = reference()[("longhealth_task1", "longhealth_cut")]
+    docs = docs_of("longhealth_task1")
+    counter = HFCounter(tokenizer(), str(TOKENIZER))
+    texts = clue2024.longhealth_texts(DATA / "longhealth")
+    limit = 1100 - counter.count(clue2024.LONGHEALTH_SYSTEM)
+    cut = 0
+    for doc, want in zip(docs, expected):
+        turn = clue2024.longhealth_user_turn(doc, texts, limit, counter)
+        block = turn.split("--------------BEGIN DOCUMENTS--------------\n\n", 1)[1]
+        chunks = block.split("\n\n--------------END DOCUMENTS", 1)[0].split("\n\n--------------\n\n")
+        assert sorted(chunks) == sorted(want["chunks"])
+        cut += None in want["documents"]
+    assert cut > 0  # the budget did cut
+
+
+def test_generation_lengths_equal_clues() -> None:
+    for (task, _), lines in reference().items():
+        assert {line["max_tokens"] for line in lines} == {clue2024.prompt_of(task).max_tokens}
+
+
+@cache
+def extraction_cases() -> list[dict]:
+    """CLUE's own scoring functions on the canned generations."""
+    path = FIXTURES / "reference" / "extraction.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_extraction_and_scores_equal_clues_on_the_corpus() -> None:
+    cases = extraction_cases()
+    assert len(cases) >= 200
+    for case in cases:
+        generation, gold, want = case["generation"], case["gold"], case["reference"]
+        if case["task"] == "mednli":
+            assert clue2024.mednli_correct(generation, gold) == want["ACCURACY"], case
+        elif case["task"] == "longhealth":
+            assert clue2024.longhealth_choice(generation) == want["choice"], case
+            doc = {"dataset": "longhealth_task1", "gold_letter": gold}
+            assert clue2024.score(doc, clue2024.extract(doc, generation))["acc"] == float(want["correct"]), case
+        else:
+            got = clue2024.icd_scores(generation, gold)
+            assert {ICD_NAMES[k]: v for k, v in want.items()} == pytest.approx(got), case
+
+
+@pytest.mark.parametrize("task", ("mednli", "medisumcode", "longhealth_task1", "longhealth_task2",
+                                  "longhealth_task3"))
+def test_per_item_scores_of_the_run_equal_clues(task: str, clue_data: Path) -> None:
+    run = "longhealth" if task.startswith("longhealth") else "main"
+    for doc, want in zip(docs_of(task), reference()[(task, run)], strict=True):
+        scores = clue2024.score(doc, clue2024.extract(doc, want["generation"]))
+        logged = want["predictions_json"]
+        if task == "mednli":
+            assert scores == {"acc": logged["ACCURACY"]}
+        elif task == "medisumcode":
+            assert scores == pytest.approx({ICD_NAMES[k]: logged[k] for k in ICD_NAMES})
+        else:
+            assert clue2024.extract(doc, want["generation"]) == logged["Model Answer"]
+            assert doc["gold_letter"] == logged["Ground Truth Answer"]
+            assert scores["acc"] == float(logged["Correct"])
+
+
+class _ChatModel:
+    """The part of lm-eval's hf model that renders chats: its ``apply_chat_template`` on the fixture tokenizer."""
+
+    chat_template_args: dict = {}
+
+    def __init__(self) -> None:
+        self.tokenizer = tokenizer()
+
+    def apply_chat_template(self, chat_history: list[dict], add_generation_prompt: bool = True) -> str:
+        from lm_eval.models.huggingface import HFLM
+
+        return HFLM.apply_chat_template(self, chat_history, add_generation_prompt)  # type: ignore[arg-type]
+
+
+def _task(dataset: str, name: str):
+    from lm_eval.tasks import TaskManager
+
+    from medpair_tasks.registry import task_path
+
+    folder = task_path() / "clinical" / dataset
+    manager = TaskManager(include_path=str(folder), include_defaults=False,
+                          metadata={"protocol": "clue2024", "tokenizer": str(TOKENIZER), "max_length": 16384})
+    return manager.load([name])["tasks"][name]
+
+
+@pytest.mark.parametrize(("dataset", "name"), [("mednli", "medpair_mednli_gen"), ("medisumcode", "medpair_medisumcode"),
+                                               ("longhealth_task2", "medpair_longhealth_task2_gen")])
+def test_lm_eval_logs_clues_prompt_and_scores_as_clue(dataset: str, name: str, clue_data: Path) -> None:
+    task = _task(dataset, name)
+    assert task.config.metadata["protocol"] == "clue2024"
+    task.build_all_requests(rank=0, world_size=1, apply_chat_template=True, chat_template=_ChatModel().apply_chat_template)
+    run = "longhealth" if dataset.startswith("longhealth") else "main"
+    expected = reference()[(dataset, run)]
+    instances = sorted(task.instances, key=lambda inst: inst.doc_id)
+    assert [inst.arguments[0] for inst in instances] == [e["prompt"] for e in expected]
+    kwargs = instances[0].arguments[1]
+    assert (kwargs["max_gen_toks"], kwargs["do_sample"], kwargs["temperature"]) == (expected[0]["max_tokens"], True, 1.0)
+    for inst, want in zip(instances, expected):
+        inst.resps = [want["generation"]]
+    task.apply_filters()
+    for inst, want in zip(instances, expected):
+        (filter_name, filtered), = inst.filtered_resps.items()
+        scores = task.process_results(inst.doc, [filtered])
+        logged = want["predictions_json"]
+        if dataset == "mednli":
+            assert scores["acc"] == logged["ACCURACY"]
+        elif dataset == "medisumcode":
+            assert scores == pytest.approx({ICD_NAMES[k]: logged[k] for k in ICD_NAMES})
+        else:
+            assert filtered == logged["Model Answer"] and scores["acc"] == float(logged["Correct"])
+
+
+def test_clue2024_refuses_likelihood_scoring_and_prompts_without_a_chat_template(clue_data: Path) -> None:
+    with pytest.raises(ValueError, match="by generation"):
+        _task("mednli", "medpair_mednli")
+    task = _task("mednli", "medpair_mednli_gen")
+    with pytest.raises(ValueError, match="apply_chat_template"):
+        task.build_all_requests(rank=0, world_size=1)
+
+
+def test_medpair_run_refuses_clue2024() -> None:
+    from medpair_tasks.study.plan import StudyConfig
+
+    with pytest.raises(ValueError, match="clue2024 protocol covers CLUE's clinical tasks"):
+        StudyConfig(datasets=("medqa",), protocol="clue2024")
+
+
+@pytest.fixture(scope="module")
+def nine_layer_bert(tmp_path_factory) -> Path:
+    """A randomly initialised 9-layer BERT (layer 8 exists) with a trained WordPiece tokenizer."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("bert9")
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(["what is the dose of aspirin for chest pain", "hypertension and type 2 diabetes"] * 5,
+                            trainers.WordPieceTrainer(vocab_size=120, special_tokens=specials))
+    fast = BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                             sep_token="[SEP]", mask_token="[MASK]")
+    fast.save_pretrained(folder)
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=len(fast), hidden_size=16, num_hidden_layers=9, num_attention_heads=2,
+                         intermediate_size=32)).save_pretrained(folder)
+    return folder
+
+
+def test_bertscore_is_clues_en_sci_with_a_local_override(nine_layer_bert: Path) -> None:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    default = clue2024.bertscore_settings({})
+    assert (default.model, default.layer, default.max_length) == ("allenai/scibert_scivocab_uncased", 8, 512)
+    hooks = clue2024.ClueTaskHooks("meqsum", {"protocol": "clue2024", "dataset": "meqsum",
+                                              "bertscore_model": str(nine_layer_bert)})
+    candidate, reference_text = "What is the dose of aspirin?", "aspirin dose for chest pain"
+    scores = hooks.score({"dataset": "meqsum", "reference": reference_text}, [f"  {candidate}\n"])
+    tokenizer, model = AutoTokenizer.from_pretrained(nine_layer_bert), AutoModel.from_pretrained(nine_layer_bert).eval()
+
+    def unit_vectors(text: str) -> list:
+        with torch.no_grad():
+            states = model(**tokenizer(text, return_tensors="pt"), output_hidden_states=True).hidden_states[8][0]
+        return [v / v.norm() for v in states[1:-1]]  # without [CLS] and [SEP]
+
+    cand, ref = unit_vectors(candidate), unit_vectors(reference_text)
+    precision = sum(max(float(c @ r) for r in ref) for c in cand) / len(cand)
+    recall = sum(max(float(c @ r) for c in cand) for r in ref) / len(ref)
+    assert scores["bertscore_f1"] == pytest.approx(2 * precision * recall / (precision + recall), abs=1e-5)
+    assert set(scores) == {"rouge1", "rouge2", "rougeL", "bertscore_f1"}
