@@ -221,10 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"medpair compare: error: {exc}", file=sys.stderr)
         return 1
-    s, sa = outcome_shares(res.records), outcome_shares(res.records, "outcome_adjusted")
-    print(f"{s['n']} comparisons: medical better in {s['win_pct']:.1f}%, tie {s['tie_pct']:.1f}%, "
-          f"worse {s['loss_pct']:.1f}% (adjusted: {sa['win_pct']:.1f}% / {sa['tie_pct']:.1f}% / "
-          f"{sa['loss_pct']:.1f}%)")
+    plain, adjusted = outcome_shares(res.records), outcome_shares(res.records, "outcome_adjusted")
+    print(f"{plain['n']} comparisons: medical better in {plain['win_pct']:.1f}%, tie {plain['tie_pct']:.1f}%, "
+          f"worse {plain['loss_pct']:.1f}% (adjusted: {adjusted['win_pct']:.1f}% / {adjusted['tie_pct']:.1f}% / "
+          f"{adjusted['loss_pct']:.1f}%)")
     for f in res.files.values():
         print(f"wrote {f}")
     return 0

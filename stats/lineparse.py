@@ -372,22 +372,22 @@ class SampleLineReader:
         fields = self._doc_fields(obj["doc_id"], obj["doc"])
         if isinstance(fields, str):
             return fields
-        flt, mets, dh = obj["filter"], obj["metrics"], obj["doc_hash"]
-        if not isinstance(flt, str) or not isinstance(dh, str) or not isinstance(mets, list):
+        flt, mets, doc_hash = obj["filter"], obj["metrics"], obj["doc_hash"]
+        if not isinstance(flt, str) or not isinstance(doc_hash, str) or not isinstance(mets, list):
             return "filter, metrics or doc_hash has the wrong type"
         metrics = tuple(str(m) for m in mets)
         absent = [m for m in metrics if m not in obj]
         if absent:
             return f"metric(s) listed but absent: {', '.join(absent)}"
-        head = self._head_code((*fields, self.hashes.code(dh)), obj["doc"])
+        head = self._head_code((*fields, self.hashes.code(doc_hash)), obj["doc"])
         rows, skipped, nans = self._rows(self.filters.code(flt), metrics, obj)
         self.stats.skipped_values += skipped
         self.stats.nan_values += nans
         answer = answer_of(obj.get("filtered_resps"), self.golds[head][1]) if answers else ANSWER_UNKNOWN
         cols = self.cols
-        for fm, score in rows:
+        for fm_code, score in rows:
             cols.head.append(head)
-            cols.fm.append(fm)
+            cols.fm.append(fm_code)
             cols.score.append(score)
             cols.line.append(lineno)
             cols.answer.append(answer)
@@ -464,8 +464,8 @@ class SampleLineReader:
         use_fast = not self.full_parse
         pending: tuple[int, str] | None = None
         lineno = n_fast = skipped = nans = 0
-        with open(path, "rb", buffering=1 << 20) as fh:
-            for line in fh:  # the trailing newline stays: JSON whitespace, and part of cache keys only
+        with open(path, "rb", buffering=1 << 20) as handle:
+            for line in handle:  # the trailing newline stays: JSON whitespace, and part of cache keys only
                 lineno += 1
                 if use_fast and pending is None and line.startswith(_HEAD_PREFIX):
                     fast = self._fast_line(line, answers)
