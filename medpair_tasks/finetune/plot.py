@@ -33,8 +33,8 @@ def plot_curves(results: Sequence[PointResult], best: str | None, path: Path, ti
             ax_val.scatter([result.best_epoch], [result.best_val_loss], s=80, facecolors="none", edgecolors="black", zorder=5)
     ax_val.set(title="validation loss (answer tokens)", xlabel="epoch", ylabel="cross-entropy per token")
     ax_train.set(title="training loss (mean since previous evaluation)", xlabel="epoch")
-    for ax in (ax_val, ax_train):
-        ax.grid(alpha=0.3)
+    for axes in (ax_val, ax_train):
+        axes.grid(alpha=0.3)
     ax_val.legend(fontsize=7, ncol=2 if len(results) > 6 else 1)
     fig.suptitle(title)
     fig.tight_layout()
