@@ -20,6 +20,7 @@ from typing import Mapping, Sequence
 
 from ._validate import INTERVAL_METHODS
 from .cells import MissingRuns, MissingTestRunsError, PairComparer, load_side, missing_runs_error
+from .clilog import command_logging
 from .forest import write_forest_plot
 from .logfiles import DEFAULT_PROTOCOL, protocols_in
 from .logs import check_data_versions
@@ -207,11 +208,14 @@ def build_parser(prog: str = "medpair compare") -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``medpair compare``; returns the exit status (0 ok, 1 error)."""
     args = build_parser().parse_args(argv)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                            format="medpair: %(levelname)s: %(message)s")
     if not args.pairs and not (args.medical and args.base):
         build_parser().error("give --medical and --base, or --pairs")
+    with command_logging("medpair: %(levelname)s: %(message)s", logging.INFO if args.verbose else logging.WARNING):
+        return _compare_command(args)
+
+
+def _compare_command(args: argparse.Namespace) -> int:
+    """``medpair compare`` on parsed arguments: run the comparison, print its summary."""
     try:
         res = run_compare(args.medical, args.base, args.out, pairs=args.pairs, selection=args.selection,
                           adjust=args.adjust, n_resamples=args.n_resamples, confidence=args.confidence,
