@@ -15,12 +15,14 @@ def plot_curves(results: Sequence[PointResult], best: str | None, path: Path, ti
     is the curve's first point at epoch 0.
     """
     import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_val, ax_train) = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
-    colours = plt.get_cmap("tab20")
+    # the Agg canvas directly: no pyplot state, and the process's matplotlib backend is left alone
+    fig = Figure(figsize=(11, 4.2))
+    FigureCanvasAgg(fig)
+    ax_val, ax_train = fig.subplots(1, 2, sharex=True)
+    colours = matplotlib.colormaps["tab20"]
     for i, result in enumerate(results):
         is_best = result.name == best
         style = {"color": colours(i % 20), "linewidth": 2.6 if is_best else 1.0, "alpha": 1.0 if is_best else 0.75}
@@ -40,5 +42,4 @@ def plot_curves(results: Sequence[PointResult], best: str | None, path: Path, ti
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
