@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,62 +31,75 @@ def _logging_state() -> tuple:
 
 
 @pytest.fixture()
-def bare_logging(monkeypatch: pytest.MonkeyPatch) -> tuple:
-    """No handler on the root logger (as in a caller that configured nothing); returns the state then."""
-    monkeypatch.setattr(logging.getLogger(), "handlers", [])
-    return _logging_state()
+def bare_logging(monkeypatch: pytest.MonkeyPatch) -> Callable[[], tuple]:
+    """Empties the root logger's handlers (as in a caller that configured nothing); returns the state then.
+
+    Called in the test body: pytest adds its capture handlers to the root for each phase of a test.
+    """
+
+    def strip() -> tuple:
+        monkeypatch.setattr(logging.getLogger(), "handlers", [])
+        return _logging_state()
+
+    return strip
 
 
-def test_command_logging_installs_a_handler_and_levels_for_the_block_only(bare_logging: tuple) -> None:
+def test_command_logging_installs_a_handler_and_levels_for_the_block_only(bare_logging: Callable[[], tuple]) -> None:
+    logging_before = bare_logging()
     root = logging.getLogger()
     with command_logging("x: %(message)s", logging.ERROR, {"medpair_tasks": logging.DEBUG}) as installed:
         assert installed and len(root.handlers) == 1 and root.level == logging.ERROR
         assert root.handlers[0].formatter._fmt == "x: %(message)s"
         assert logging.getLogger("medpair_tasks").level == logging.DEBUG
-    assert _logging_state() == bare_logging
+    assert _logging_state() == logging_before
 
 
-def test_command_logging_leaves_a_configured_root_alone(bare_logging: tuple) -> None:
+def test_command_logging_leaves_a_configured_root_alone(bare_logging: Callable[[], tuple]) -> None:
+    logging_before = bare_logging()
     root = logging.getLogger()
     mine = logging.NullHandler()
     root.addHandler(mine)
     try:
         with command_logging("x: %(message)s", logging.ERROR, {"medpair_stats": logging.INFO}) as installed:
-            assert not installed and root.handlers == [mine] and root.level == bare_logging[1]
+            assert not installed and root.handlers == [mine] and root.level == logging_before[1]
             assert logging.getLogger("medpair_stats").level == logging.INFO
-        assert root.handlers == [mine] and logging.getLogger("medpair_stats").level == bare_logging[2][1]
+        assert root.handlers == [mine] and logging.getLogger("medpair_stats").level == logging_before[2][1]
     finally:
         root.removeHandler(mine)
 
 
-def test_command_logging_restores_when_the_command_fails(bare_logging: tuple) -> None:
+def test_command_logging_restores_when_the_command_fails(bare_logging: Callable[[], tuple]) -> None:
+    logging_before = bare_logging()
     with pytest.raises(RuntimeError):
         with command_logging("x: %(message)s", logging.INFO, {"medpair_tasks": logging.INFO}):
             raise RuntimeError("the command failed")
-    assert _logging_state() == bare_logging
+    assert _logging_state() == logging_before
 
 
 def test_medpair_run_demo_restores_logging_and_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                bare_logging: tuple, capsys) -> None:
+                                                                bare_logging: Callable[[], tuple], capsys) -> None:
     """A dry run of the demo (models stubbed: a dry run loads none)."""
+    logging_before = bare_logging()
     monkeypatch.setattr(demo, "build_demo_models", lambda root, items: (root / "medical", root / "base"))
     monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "the-user's-data"))
     environ = dict(os.environ)
     assert run_main(["--demo", "--out", str(tmp_path / "out"), "--dry-run"]) == 0
     assert "medpair study plan" in capsys.readouterr().out
     assert dict(os.environ) == environ
-    assert _logging_state() == bare_logging
+    assert _logging_state() == logging_before
 
 
-def test_medpair_compare_restores_logging(tmp_path: Path, bare_logging: tuple, capsys) -> None:
+def test_medpair_compare_restores_logging(tmp_path: Path, bare_logging: Callable[[], tuple], capsys) -> None:
+    logging_before = bare_logging()
     missing = str(tmp_path / "no-such-logs")
     assert compare_main(["--medical", missing, "--base", missing, "--out", str(tmp_path / "out"), "-v"]) == 1
     assert "medpair compare: error" in capsys.readouterr().err
-    assert _logging_state() == bare_logging
+    assert _logging_state() == logging_before
 
 
-def test_medpair_finetune_restores_logging(tmp_path: Path, bare_logging: tuple, capsys) -> None:
+def test_medpair_finetune_restores_logging(tmp_path: Path, bare_logging: Callable[[], tuple], capsys) -> None:
+    logging_before = bare_logging()
     missing = str(tmp_path / "no-such-model")
     assert finetune_main(["--model", missing, "--task", "medpair_pubmedqa", "--out", str(tmp_path / "out"), "-v"]) == 1
     assert "no such folder" in capsys.readouterr().err
-    assert _logging_state() == bare_logging
+    assert _logging_state() == logging_before
