@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 
 PACKAGES = ("medpair_tasks", "medpair_stats", "task_yaml")
-THIRD_PARTY = ("numpy", "scipy", "pandas", "yaml", "jinja2", "datasets", "transformers", "torch", "lm_eval",
-               "lm_eval.tasks", "lm_eval.api.task", "lm_eval.evaluator", "matplotlib", "matplotlib.pyplot")
+THIRD_PARTY = ("numpy", "scipy", "scipy.special", "scipy.sparse", "scipy.stats", "pandas", "yaml", "jinja2",
+               "datasets", "transformers", "torch", "lm_eval", "lm_eval.tasks", "lm_eval.api.task",
+               "lm_eval.evaluator", "matplotlib", "matplotlib.pyplot")
+"""Imported before the snapshot: their own import-time warnings filters and loggers are not medpair's."""
 
 PROBE = textwrap.dedent('''
     import csv, importlib, json, logging, os, pkgutil, sys, warnings
