@@ -1,6 +1,6 @@
 """Importing medpair changes no process state.
 
-Every module of ``medpair_tasks``, ``medpair_stats`` and ``task_yaml`` is imported in a fresh
+Every module of ``medpair_tasks``, ``medpair_stats`` and ``medpair_task_yaml`` is imported in a fresh
 interpreter (after the third-party libraries it builds on, whose own import-time settings are
 not medpair's); the environment, ``sys.argv``, csv's field size limit, the warnings filters and
 the logging configuration must be as they were before.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGES = ("medpair_tasks", "medpair_stats", "task_yaml")
+PACKAGES = ("medpair_tasks", "medpair_stats", "medpair_task_yaml")
 THIRD_PARTY = ("numpy", "scipy", "scipy.special", "scipy.sparse", "scipy.stats", "pandas", "yaml", "jinja2",
                "datasets", "transformers", "torch", "lm_eval", "lm_eval.tasks", "lm_eval.api.task",
                "lm_eval.evaluator", "matplotlib", "matplotlib.pyplot")
@@ -99,7 +99,7 @@ def test_the_probe_sees_each_kind_of_change(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_importing_every_medpair_module_changes_no_process_state() -> None:
-    found = probe(PACKAGES)
+def test_importing_every_medpair_module_changes_no_process_state(tmp_path: Path) -> None:
+    found = probe(PACKAGES, cwd=tmp_path)  # outside the checkout: the installed packages
     assert len(found["imported"]) > 50 and "medpair_tasks.cli" in found["imported"]
     assert found["changed"] == {}, json.dumps(found["changed"], indent=1)[:4000]
