@@ -188,7 +188,8 @@ def _make_dataset(rng: np.random.Generator, index: int, n_val: int, n_test: int,
     return _Dataset(name, items, _shot_prefixes(rng, cands))
 
 
-def _sample_lines(docs: list, prefix: tuple[str, str], fmt: int, scores: np.ndarray, target_hash: dict[int, str]) -> list[str]:
+def _sample_lines(docs: list, prefix: tuple[str, str], fmt: int, scores: np.ndarray,
+                  target_hash: dict[int, str]) -> list[str]:
     """One samples file's lines, as lm-eval 0.4.13 writes them (``json.dumps`` key order and spacing)."""
     pre, pre_enc = prefix
     lines = []

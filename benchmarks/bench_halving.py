@@ -197,7 +197,8 @@ def write_synthetic(root: Path, n_datasets: int, n_val: int, n_test: int, seed: 
                 stamp = f"2026-11-{10 + d:02d}T00-{0 if role == 'val' else 30:02d}-00.000001"
                 (folder / f"results_{stamp}.json").write_text(_results(model, dataset, cands, role))
                 for cand_index, cand in enumerate(cands):
-                    scores = ((0.7 * difficulty[role] + 0.3 * rng.random(len(docs[role]))) < quality[cand_index]).astype(float)
+                    noise = 0.3 * rng.random(len(docs[role]))
+                    scores = ((0.7 * difficulty[role] + noise) < quality[cand_index]).astype(float)
                     lines = [_line(i, doc, digest, float(s)) for i, ((doc, digest), s) in enumerate(zip(docs[role], scores))]
                     (folder / f"samples_{_task(dataset, *cand)}_{stamp}.jsonl").write_text("".join(lines))
     return root / "medical", root / "base"

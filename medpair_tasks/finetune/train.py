@@ -335,7 +335,8 @@ def _restore_optimiser(resume: Path, optimizer: Any, scheduler: Any, hardware: H
     """Load the checkpoint's optimiser, scheduler and random-number-generator states."""
     import torch
 
-    optimizer.load_state_dict(torch.load(resume / "optimizer.pt", map_location=hardware.accelerator.device, weights_only=True))
+    device = hardware.accelerator.device
+    optimizer.load_state_dict(torch.load(resume / "optimizer.pt", map_location=device, weights_only=True))
     scheduler.load_state_dict(torch.load(resume / "scheduler.pt", weights_only=True))
     rng = torch.load(resume / "rng.pt", weights_only=False)
     torch.set_rng_state(rng["cpu"])
