@@ -69,20 +69,20 @@ def _test_scores(table: pd.DataFrame, key: tuple) -> dict[str, pd.Series]:
             for c, sub in rows.groupby("candidate", observed=True)}
 
 
-def halving_choice(rows: pd.DataFrame, cs: CandidateScores, settings: Settings) -> tuple[str, float]:
+def halving_choice(rows: pd.DataFrame, validation: CandidateScores, settings: Settings) -> tuple[str, float]:
     """The prompt ``medpair run --search halving`` would choose from these exhaustive logs, and its request ratio."""
-    n_cands, n_items = cs.scores.shape
+    n_cands, n_items = validation.scores.shape
     first = rows.drop_duplicates("item_key")
     doc_of = dict(zip(first["item_key"].astype(str), first["doc_id"].astype(int)))
-    column_of_doc = {doc_of[item]: col for col, item in enumerate(cs.items)}
+    column_of_doc = {doc_of[item]: col for col, item in enumerate(validation.items)}
     order = np.array([column_of_doc[int(d)] for d in halving.item_order(n_items, settings.seed)])
     rounds = halving.schedule(n_cands, n_items, settings.eta, settings.min_items)
     history = halving.run_schedule(rounds, order, lambda *_: None,
-                                   lambda alive, items: cs.scores[np.ix_(alive, items)].mean(axis=1))
+                                   lambda alive, items: validation.scores[np.ix_(alive, items)].mean(axis=1))
     reached = np.zeros(n_cands, dtype=np.int64)
     for rnd, alive in zip(rounds, history):
         reached[alive] = rnd.n_items
-    items_seen = {c: set(np.asarray(cs.items)[order[: reached[i]]]) for i, c in enumerate(cs.candidates)}
+    items_seen = {c: set(np.asarray(validation.items)[order[: reached[i]]]) for i, c in enumerate(validation.candidates)}
     cand, item = rows["candidate"].astype(str).to_numpy(), rows["item_key"].astype(str).to_numpy()
     logged = rows[[i in items_seen[c] for c, i in zip(cand, item)]]
     record = SearchRecord(eta=settings.eta, min_items=settings.min_items,
@@ -104,9 +104,9 @@ class Verdicts:
             if med_prompt not in self.med or base_prompt not in self.base:
                 self.cache[key] = None
             else:
-                ms, bs = self.med[med_prompt], self.base[base_prompt]
-                items = sorted(set(ms.index) & set(bs.index))
-                self.cache[key] = compare_scores(ms.loc[items].to_numpy(), bs.loc[items].to_numpy(),
+                med_scores, base_scores = self.med[med_prompt], self.base[base_prompt]
+                items = sorted(set(med_scores.index) & set(base_scores.index))
+                self.cache[key] = compare_scores(med_scores.loc[items].to_numpy(), base_scores.loc[items].to_numpy(),
                                                  n_resamples=self.settings.n_resamples, seed=self.settings.seed).outcome
         return self.cache[key]
 
@@ -120,7 +120,7 @@ def stability(med: CandidateScores, base: CandidateScores, verdict: Verdicts, ta
     agree = 0
     for _ in range(settings.resamples):
         idx = rng.integers(0, len(med.items), len(med.items))
-        pick = [best_candidate(dataclasses.replace(cs, scores=cs.scores[:, idx])).candidate for cs in (med, base)]
+        pick = [best_candidate(dataclasses.replace(side, scores=side.scores[:, idx])).candidate for side in (med, base)]
         agree += verdict(*pick) == target
     return agree / settings.resamples
 
@@ -132,7 +132,7 @@ def replay(med_dirs: list[Path], base_dirs: list[Path], settings: Settings) -> l
     rows = []
     for key in sorted(set(med_cells) & set(base_cells)):
         scores = {side: candidate_scores(cells[key]) for side, cells in (("medical", med_cells), ("base", base_cells))}
-        exhaustive = {side: best_candidate(cs).candidate for side, cs in scores.items()}
+        exhaustive = {side: best_candidate(validation).candidate for side, validation in scores.items()}
         picks = {side: halving_choice(cells[key], scores[side], settings)
                  for side, cells in (("medical", med_cells), ("base", base_cells))}
         verdict = Verdicts(_test_scores(med_table, key), _test_scores(base_table, key), settings)
@@ -149,13 +149,13 @@ def replay(med_dirs: list[Path], base_dirs: list[Path], settings: Settings) -> l
     return rows
 
 
-def _task(ds: str, shots: int, fmt: int, seed: int | None) -> str:
-    return f"medpair_{ds}_mc_f{fmt:02d}_k{shots}" + ("" if seed is None else f"_s{seed}")
+def _task(dataset: str, shots: int, fmt: int, seed: int | None) -> str:
+    return f"medpair_{dataset}_mc_f{fmt:02d}_k{shots}" + ("" if seed is None else f"_s{seed}")
 
 
-def _results(model: str, ds: str, cands: list[tuple[int, int, int | None]], role: str) -> str:
-    configs = {_task(ds, *c): {"task": _task(ds, *c), "output_type": "multiple_choice", "num_fewshot": c[0],
-                               "metadata": {"dataset": ds, "mode": "mc", "format": f"f{c[1]:02d}", "shots": c[0],
+def _results(model: str, dataset: str, cands: list[tuple[int, int, int | None]], role: str) -> str:
+    configs = {_task(dataset, *c): {"task": _task(dataset, *c), "output_type": "multiple_choice", "num_fewshot": c[0],
+                               "metadata": {"dataset": dataset, "mode": "mc", "format": f"f{c[1]:02d}", "shots": c[0],
                                             "fewshot_seed": c[2], "role": role}} for c in cands}
     return json.dumps({"results": {}, "configs": configs, "config": {"model_args": f"pretrained={model}"},
                        "model_name": model}, indent=1)
@@ -177,14 +177,14 @@ def write_synthetic(root: Path, n_datasets: int, n_val: int, n_test: int, seed: 
     rng = np.random.default_rng(seed)
     cands = [(0, f, None) for f in range(11)] + [(3, f, s) for f in range(11) for s in range(10)]
     for d in range(n_datasets):
-        ds = f"ds{d:02d}"
+        dataset = f"ds{d:02d}"
         effect = rng.choice([-0.06, 0.0, 0.0, 0.03, 0.08])
         base_acc = rng.uniform(0.45, 0.7)
         docs = {}
         for role, n in (("val", n_val), ("test", n_test)):
             docs[role] = []
             for i in range(n):
-                doc = {"item_key": f"{ds}/{role}/{i:05d}", "role": role, "dataset": ds, "question": f"q{i}",
+                doc = {"item_key": f"{dataset}/{role}/{i:05d}", "role": role, "dataset": dataset, "question": f"q{i}",
                        "options": ["a", "b", "c", "d"], "answer_idx": i % 4}
                 digest = hashlib.sha256(json.dumps(doc, indent=2, ensure_ascii=False).encode()).hexdigest()
                 docs[role].append((json.dumps(doc), digest))
@@ -195,11 +195,12 @@ def write_synthetic(root: Path, n_datasets: int, n_val: int, n_test: int, seed: 
             folder.mkdir(parents=True, exist_ok=True)
             for role in ("val", "test"):
                 stamp = f"2026-11-{10 + d:02d}T00-{0 if role == 'val' else 30:02d}-00.000001"
-                (folder / f"results_{stamp}.json").write_text(_results(model, ds, cands, role))
-                for ci, cand in enumerate(cands):
-                    scores = ((0.7 * difficulty[role] + 0.3 * rng.random(len(docs[role]))) < quality[ci]).astype(float)
+                (folder / f"results_{stamp}.json").write_text(_results(model, dataset, cands, role))
+                for cand_index, cand in enumerate(cands):
+                    noise = 0.3 * rng.random(len(docs[role]))
+                    scores = ((0.7 * difficulty[role] + noise) < quality[cand_index]).astype(float)
                     lines = [_line(i, doc, digest, float(s)) for i, ((doc, digest), s) in enumerate(zip(docs[role], scores))]
-                    (folder / f"samples_{_task(ds, *cand)}_{stamp}.jsonl").write_text("".join(lines))
+                    (folder / f"samples_{_task(dataset, *cand)}_{stamp}.jsonl").write_text("".join(lines))
     return root / "medical", root / "base"
 
 
@@ -208,11 +209,11 @@ def _print(rows: list[dict]) -> None:
     print(f"{'cell'.ljust(width)}  cands  items  exhaustive (med/base)  halving (med/base)  same  "
           f"verdict exh/halv  agree  ceiling  requests")
     for r in rows:
-        ex, hv = r["exhaustive"], r["halving"]
+        exhaustive, halved = r["exhaustive"], r["halving"]
         ceiling = "n/a" if r["ceiling"] is None else f"{r['ceiling']:.0%}"
         agree = "n/a" if r["agree"] is None else ("yes" if r["agree"] else "no")
         print(f"{r['cell'].ljust(width)}  {r['candidates']:5d}  {r['items']:5d}  "
-              f"{ex['medical'] + '/' + ex['base']:>21}  {hv['medical'] + '/' + hv['base']:>18}  "
+              f"{exhaustive['medical'] + '/' + exhaustive['base']:>21}  {halved['medical'] + '/' + halved['base']:>18}  "
               f"{sum(r['same'])}/2  {str(r['verdicts'][0]) + '/' + str(r['verdicts'][1]):>16}  {agree:>5}  "
               f"{ceiling:>7}  {r['ratio']:.3f}")
     same = [s for r in rows for s in r["same"]]

@@ -80,16 +80,16 @@ def clustered_mcnemar(reps: int, b: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=400)
-    ap.add_argument("--resamples", type=int, default=2000)
-    ap.add_argument("--part", choices=("all", "rule", "mcnemar"), default="all")
-    args = ap.parse_args()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=400)
+    parser.add_argument("--resamples", type=int, default=2000)
+    parser.add_argument("--part", choices=("all", "rule", "mcnemar"), default="all")
+    args = parser.parse_args()
     logging.getLogger("medpair_stats").setLevel(logging.ERROR)  # the few-units warning, once per replicate
-    sd = 100 * np.sqrt(0.05 * 0.95 / args.reps)
+    binomial_sd = 100 * np.sqrt(0.05 * 0.95 / args.reps)
     if args.part in ("all", "rule"):
         print(f"{args.reps} replicates per design and hypothesis, B = {args.resamples}; binomial sd of a 5% rate "
-              f"{sd:.1f} points, of a 95% coverage {sd:.1f} points\n")
+              f"{binomial_sd:.1f} points, of a 95% coverage {binomial_sd:.1f} points\n")
         print("| scores | clusters | items | non-tie | reach | old non-tie | old p>=a | coverage | old coverage |")
         print("|---|---|---|---|---|---|---|---|---|")
         for binary in (False, True):

@@ -44,7 +44,7 @@ def _scores(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
     return (v < p[:, None]).astype(float)
 
 
-def _cs(mat: np.ndarray) -> CandidateScores:
+def _candidate_scores(mat: np.ndarray) -> CandidateScores:
     cands = tuple(f"f{i:02d}" for i in range(mat.shape[0]))
     items = tuple(f"v{j:04d}" for j in range(mat.shape[1]))
     return CandidateScores(candidates=cands, items=items, scores=mat, clusters=None, n_union=len(items))
@@ -61,37 +61,38 @@ def run(p_med: np.ndarray, p_base: np.ndarray, reps: int, n_val: int, n_test: in
     cover_proc = dict.fromkeys(names, 0)
     width = {k: 0.0 for k in names}
     for rep in range(reps):
-        mv, bv = _scores(rng, p_med, n_val), _scores(rng, p_base, n_val)
-        mt, bt = _scores(rng, p_med, n_test), _scores(rng, p_base, n_test)
-        res = selection_aware_interval(_cs(mv), _cs(bv), mt, bt, n_resamples=b, seed=rep)
-        sm, sb = int(np.argmax(mv.mean(1))), int(np.argmax(bv.mean(1)))
+        med_val, base_val = _scores(rng, p_med, n_val), _scores(rng, p_base, n_val)
+        med_test, base_test = _scores(rng, p_med, n_test), _scores(rng, p_base, n_test)
+        res = selection_aware_interval(_candidate_scores(med_val), _candidate_scores(base_val), med_test, base_test,
+                                       n_resamples=b, seed=rep)
+        med_pick, base_pick = int(np.argmax(med_val.mean(1))), int(np.argmax(base_val.mean(1)))
         idx = rng.integers(0, n_test, (b, n_test))
         q_lo, median, q_hi = np.quantile(res.replicates, [0.025, 0.5, 0.975])
         intervals = {
-            "plain": tuple(np.quantile((mt[sm][idx] - bt[sb][idx]).mean(1), [0.025, 0.975])),
+            "plain": tuple(np.quantile((med_test[med_pick][idx] - base_test[base_pick][idx]).mean(1), [0.025, 0.975])),
             "aware": (res.ci_low, res.ci_high),
             "centred": (res.selected_diff + q_lo - median, res.selected_diff + q_hi - median),
         }
-        truth = p_med[sm] - p_base[sb]
-        for k, (lo, hi) in intervals.items():
-            cover_sel[k] += lo <= truth <= hi
-            cover_proc[k] += lo <= procedure <= hi
-            width[k] += hi - lo
+        truth = p_med[med_pick] - p_base[base_pick]
+        for k, (low, high) in intervals.items():
+            cover_sel[k] += low <= truth <= high
+            cover_proc[k] += low <= procedure <= high
+            width[k] += high - low
     return {"procedure": procedure, "sel": {k: v / reps for k, v in cover_sel.items()},
             "proc": {k: v / reps for k, v in cover_proc.items()},
             "width": {k: width[k] / width["plain"] for k in names}}
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=400)
-    ap.add_argument("--n-val", type=int, default=60)
-    ap.add_argument("--n-test", type=int, default=300)
-    ap.add_argument("--resamples", type=int, default=1000)
-    args = ap.parse_args()
-    sd = 100 * np.sqrt(0.95 * 0.05 / args.reps)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=400)
+    parser.add_argument("--n-val", type=int, default=60)
+    parser.add_argument("--n-test", type=int, default=300)
+    parser.add_argument("--resamples", type=int, default=1000)
+    args = parser.parse_args()
+    coverage_sd = 100 * np.sqrt(0.95 * 0.05 / args.reps)
     print(f"{args.reps} replicates per scenario, 8 candidates per model, {args.n_val} validation and "
-          f"{args.n_test} test items, B = {args.resamples}; binomial sd of a 95% coverage: {sd:.1f} points\n")
+          f"{args.n_test} test items, B = {args.resamples}; binomial sd of a 95% coverage: {coverage_sd:.1f} points\n")
     print("| scenario | interval | covers selected pair | covers procedure | width / plain |")
     print("|---|---|---|---|---|")
     for i, (name, (p_med, p_base)) in enumerate(SCENARIOS.items()):

@@ -17,10 +17,12 @@ Everything is seeded: the same call gives byte-identical weights on the same mac
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from medpair_tasks.formats import LETTERS
 
@@ -60,6 +62,22 @@ class TinyShape:
     heads: int = 2
 
 
+_Builder = TypeVar("_Builder", bound=Callable[..., Any])
+
+
+def own_torch_rng(build: _Builder) -> _Builder:
+    """Run ``build`` on a fork of torch's CPU random state: the seed it sets does not outlive the call."""
+
+    @functools.wraps(build)
+    def forked(*args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            return build(*args, **kwargs)
+
+    return forked  # type: ignore[return-value]
+
+
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 600):
     """A byte-level BPE tokenizer (``PreTrainedTokenizerFast``) in which `` A`` … `` J`` are single tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -84,6 +102,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 600):
     return fast
 
 
+@own_torch_rng
 def build_base(out: Path, seed: int = 0, max_positions: int = 8192, texts: Iterable[str] = CORPUS + MEDICAL_TEXT,
                shape: TinyShape = TinyShape(), vocab_size: int = 600) -> Path:
     """Write a random-weight Llama of ``shape`` and its tokenizer (trained on ``texts``) to ``out``."""
@@ -112,6 +131,7 @@ def build_base(out: Path, seed: int = 0, max_positions: int = 8192, texts: Itera
     return out
 
 
+@own_torch_rng
 def build_medical(base: Path, out: Path, texts: Iterable[str] = MEDICAL_TEXT, steps: int = 30, seed: int = 0) -> Path:
     """Write ``base`` after ``steps`` AdamW steps of causal-LM training on ``texts``."""
     import torch
@@ -149,6 +169,7 @@ def _save(model, processor, out: Path) -> None:
     processor.save_pretrained(out)
 
 
+@own_torch_rng
 def fine_tune_on_answers(base: Path, out: Path, examples: Sequence[tuple[str, str]], *, steps: int = 300,
                          batch_size: int = 32, lr: float = 3e-3, seed: int = 0) -> Path:
     """Write ``base`` after ``steps`` AdamW steps of supervised fine-tuning on ``(prompt, answer)`` pairs.

@@ -21,4 +21,9 @@ __all__ = [
     "mcnemar_exact_p",
     "minimum_detectable_effect",
 ]
-from .compare import run_compare; from .logs import read_logs; __all__ += ["read_logs", "run_compare"]  # noqa: E402,E702 (log reading and reporting)
+
+# log reading and reporting, imported last: they import the statistics above from this package
+from .compare import run_compare  # noqa: E402
+from .logs import read_logs  # noqa: E402
+
+__all__ += ["read_logs", "run_compare"]

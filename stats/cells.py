@@ -29,7 +29,7 @@ from .logfiles import check_log_path
 from .logs import read_logs
 from .paired import PairedComparison, decide_outcome, outcome_note, single_cluster_comparison
 from .records import ComparisonRecord
-from .selection import PairChoice, candidate_scores, choose_pair, find_search_record
+from .selection import CandidateScores, PairChoice, candidate_scores, choose_pair, find_search_record
 from .selection_aware import selection_aware_interval
 
 __all__ = ["ANSWER_BIAS_SHARE", "PRIMARY_METRIC", "AnswerProfile", "MissingTestRunsError", "PairComparer", "Side",
@@ -162,7 +162,7 @@ def answer_profile(med_rows: pd.DataFrame, base_rows: pd.DataFrame, med_label: s
     flags = []
     for who, dist in (("medical", shares[med_label]), ("base", shares[base_label])):
         if dist is not None:
-            letter, share = max(dist, key=lambda kv: kv[1])
+            letter, share = max(dist, key=lambda pair: pair[1])
             if share > threshold:
                 flags.append(f"{who}: {letter} {100 * share:.0f}%")
     return AnswerProfile(majority_baseline=float(counts[top] / gold.size), majority_option=OPTION_LETTERS[top],
@@ -214,6 +214,32 @@ class _Paired:
     n_test_total: int | None
 
 
+@dataclass(frozen=True)
+class _Chosen:
+    """The prompts chosen for one cell, the validation scores they were chosen on, the test runs present."""
+
+    choice: PairChoice
+    med_val: CandidateScores | None
+    base_val: CandidateScores | None
+    med_cands: set[str]
+    base_cands: set[str]
+
+
+@dataclass(frozen=True)
+class _AwareInputs:
+    """What the selection-aware interval of one cell is computed from.
+
+    ``med_val`` is None when the cell gets no such interval (not asked for, or nothing to select
+    on); ``base_val`` is None when the base model reuses the medical model's choice. ``complete``
+    is False when candidates the interval needs have no test runs (they are recorded as missing
+    runs and the cell is not compared).
+    """
+
+    med_val: CandidateScores | None = None
+    base_val: CandidateScores | None = None
+    complete: bool = True
+
+
 class PairComparer:
     """Compares the cells of one pair and collects records, notes and missing runs."""
 
@@ -242,15 +268,15 @@ class PairComparer:
         records = []
         filters: dict[tuple, set[str]] = {}
         for side in (med, base):
-            for (ds, regime, mode, shots, metric, flt) in side.cells:
-                filters.setdefault((ds, mode, metric), set()).add(flt)
+            for (dataset, regime, mode, shots, metric, flt) in side.cells:
+                filters.setdefault((dataset, mode, metric), set()).add(flt)
         keys = sorted(set(med.cells) | set(base.cells), key=lambda k: (k[0], k[1], k[3], k[2], k[4], k[5]))
         primary = _primary_keys([k for k in keys if k in med.cells and k in base.cells],
                                 [str(m) for m in med.table["metric"].cat.categories])
         for key in keys:
-            ds, regime, mode, shots, metric, flt = key
-            label = metric if len(filters[(ds, mode, metric)]) == 1 else f"{metric},{flt}"
-            where = f"{med.label} vs {base.label}, {ds} {setting_name(shots, regime)} {mode} {label}"
+            dataset, regime, mode, shots, metric, flt = key
+            label = metric if len(filters[(dataset, mode, metric)]) == 1 else f"{metric},{flt}"
+            where = f"{med.label} vs {base.label}, {dataset} {setting_name(shots, regime)} {mode} {label}"
             if key not in med.cells or key not in base.cells:
                 who = base.label if key not in base.cells else med.label
                 self.note(f"{where}: no logs for {who}; not compared")
@@ -271,11 +297,11 @@ class PairComparer:
             self.note(f"{where}: {side.label} validation: {text}")
         return scores
 
-    def _pair_items(self, med: Side, base: Side, pc: PairChoice, key: tuple, where: str) -> _Paired:
+    def _pair_items(self, med: Side, base: Side, choice: PairChoice, key: tuple, where: str) -> _Paired:
         """The chosen test rows on the items both models scored; notes NaN, one-sided items and --limit."""
         picked = []
         total = None
-        for side, cand in ((med, pc.medical.candidate), (base, pc.base.candidate)):
+        for side, cand in ((med, choice.medical.candidate), (base, choice.base.candidate)):
             rows = _chosen_rows(side.cells[key]["test"], cand)
             nan = rows["score"].isna().to_numpy()
             if nan.any():
@@ -287,46 +313,46 @@ class PairComparer:
                 used, whole = max(u for u, _ in limits), max(t for _, t in limits)
                 total = max(total or 0, whole)
                 self.note(f"{where}: {side.label} logs were made with lm-eval's --limit: {used} of {whole} test items")
-        ms, bs = picked
-        items = sorted(set(ms.index) & set(bs.index))
-        only_med, only_base = len(ms) - len(items), len(bs) - len(items)
+        med_rows, base_rows = picked
+        items = sorted(set(med_rows.index) & set(base_rows.index))
+        only_med, only_base = len(med_rows) - len(items), len(base_rows) - len(items)
         if only_med or only_base:
-            self.note(f"{where}: test items differ ({len(ms)} for {med.label}, {len(bs)} for {base.label}): "
+            self.note(f"{where}: test items differ ({len(med_rows)} for {med.label}, {len(base_rows)} for {base.label}): "
                       f"{only_med} present only in {med.label}'s logs, {only_base} only in {base.label}'s; "
                       f"compared the {len(items)} items both have")
-        return _Paired(ms.loc[items], bs.loc[items], total)
+        return _Paired(med_rows.loc[items], base_rows.loc[items], total)
 
-    def _choose(self, med: Side, base: Side, key: tuple, where: str):
-        """(choice, med_val, base_val, med_cands, base_cands), or None when no prompt can be chosen."""
-        ds, _, mode, shots, _, _ = key
+    def _choose(self, med: Side, base: Side, key: tuple, where: str) -> _Chosen | None:
+        """The chosen prompts, or None when the cell cannot be compared (noted, or recorded as missing runs)."""
+        dataset, _, mode, shots, _, _ = key
         med_val, base_val = self._validation(med, key, where), self._validation(base, key, where)
         cands = [set(side.cells[key]["test"]["candidate"].astype(str).unique()) if "test" in side.cells[key] else set()
                  for side in (med, base)]
         try:
-            pc = choose_pair(self.selection, med_val, base_val, cands[0], cands[1], shots=shots)
+            choice = choose_pair(self.selection, med_val, base_val, cands[0], cands[1], shots=shots)
         except ValueError as exc:
             self.note(f"{where}: no prompt could be chosen ({exc}); not compared")
             return None
-        ok = True
-        for side, choice, have in ((med, pc.medical, cands[0]), (base, pc.base, cands[1])):
-            if choice.candidate not in have:
-                self.missing.add(self.missing.plain, side.label, task_name_for(ds, mode, choice.candidate, shots))
-                ok = False
-        return (pc, med_val, base_val, *cands) if ok else False
+        complete = True
+        for side, picked, have in ((med, choice.medical, cands[0]), (base, choice.base, cands[1])):
+            if picked.candidate not in have:
+                self.missing.add(self.missing.plain, side.label, task_name_for(dataset, mode, picked.candidate, shots))
+                complete = False
+        return _Chosen(choice, med_val, base_val, cands[0], cands[1]) if complete else None
 
     def _cell(self, med: Side, base: Side, key: tuple, label: str, where: str) -> ComparisonRecord | None:
-        ds, regime, mode, shots, metric, flt = key
+        dataset, regime, mode, shots, metric, flt = key
         chosen = self._choose(med, base, key, where)
-        if not chosen:
+        if chosen is None:
             return None
-        pc, med_val, base_val, med_cands, base_cands = chosen
-        aware = self._aware_inputs(med, base, pc, med_val, base_val, med_cands, base_cands, key)
-        if aware is False:
+        choice, base_val = chosen.choice, chosen.base_val
+        aware = self._aware_inputs(med, base, chosen, key)
+        if not aware.complete:
             return None
-        if pc.selection.startswith("none: no validation"):
+        if choice.selection.startswith("none: no validation"):
             self.note(f"{where}: no validation logs; compared the test runs present "
-                      f"({pc.medical.candidate} vs {pc.base.candidate}) without prompt selection")
-        paired = self._pair_items(med, base, pc, key, where)
+                      f"({choice.medical.candidate} vs {choice.base.candidate}) without prompt selection")
+        paired = self._pair_items(med, base, choice, key, where)
         items = list(paired.medical.index)
         if len(items) < 2:
             self.note(f"{where}: fewer than 2 paired test items; not compared")
@@ -336,31 +362,31 @@ class PairComparer:
         rseed = _record_seed(self.seed, where)
         cmp = self._compare(paired.medical["score"].to_numpy(), paired.base["score"].to_numpy(), clusters, rseed)
         ci_low, ci_high, outcome, note, is_aware = cmp.ci_low, cmp.ci_high, cmp.outcome, cmp.outcome_note, False
-        if aware is not None and cmp.n_clusters > 1:
-            res = self._aware(aware, med_test, base_test, items, clusters, rseed, pc, where)
+        if aware.med_val is not None and cmp.n_clusters > 1:
+            res = self._aware(aware, med_test, base_test, items, clusters, rseed, where)
             if res is not None:
                 ci_low, ci_high, is_aware = res.ci_low, res.ci_high, True
                 outcome = decide_outcome(cmp.p_value, ci_low, ci_high, cmp.confidence)
                 note = outcome_note(outcome, cmp.p_value, cmp.min_p, ci_low, ci_high, cmp.confidence)
         if note:
             self.note(f"{where}: {note}")
-        base_val_score = pc.base.val_score
-        if base_val_score is None and base_val is not None and pc.base.candidate in base_val.candidates:
-            base_val_score = float(base_val.row(pc.base.candidate).mean())
+        base_val_score = choice.base.val_score
+        if base_val_score is None and base_val is not None and choice.base.candidate in base_val.candidates:
+            base_val_score = float(base_val.row(choice.base.candidate).mean())
         answers = answer_profile(paired.medical, paired.base, med.label, base.label)
         if answers.bias:
             self.note(f"{where}: answers mostly one option ({answers.bias}; majority-class baseline "
                       f"{answers.majority_baseline:.3f}, option {answers.majority_option})")
         return ComparisonRecord(
-            medical=med.label, base=base.label, dataset=ds, setting=setting_name(shots, regime), mode=mode,
-            metric=label, medical_prompt=pc.medical.candidate, base_prompt=pc.base.candidate,
+            medical=med.label, base=base.label, dataset=dataset, setting=setting_name(shots, regime), mode=mode,
+            metric=label, medical_prompt=choice.medical.candidate, base_prompt=choice.base.candidate,
             n=cmp.n, medical_score=cmp.medical_score, base_score=cmp.base_score, diff=cmp.diff,
             ci_low=ci_low, ci_high=ci_high, p_value=cmp.p_value, p_adjusted=float("nan"),
             mcnemar_p=cmp.mcnemar_p, mde=cmp.mde, outcome=outcome, outcome_adjusted="tie",
-            selection=pc.selection, clustered=cmp.clustered, shots=int(shots), filter=flt,
+            selection=choice.selection, clustered=cmp.clustered, shots=int(shots), filter=flt,
             n_clusters=cmp.n_clusters, se=cmp.se, b=cmp.b, c=cmp.c,
-            medical_val_score=pc.medical.val_score, base_val_score=base_val_score,
-            n_val=(pc.medical.n_val or None), selection_aware=is_aware,
+            medical_val_score=choice.medical.val_score, base_val_score=base_val_score,
+            n_val=(choice.medical.n_val or None), selection_aware=is_aware,
             ci_low_plain=cmp.ci_low, ci_high_plain=cmp.ci_high, confidence=cmp.confidence,
             n_resamples=cmp.n_resamples,
             ci_method=("percentile (selection-aware)" if is_aware else cmp.method), seed=rseed,
@@ -375,30 +401,31 @@ class PairComparer:
             return single_cluster_comparison(med, base, **options)
         return compare_scores(med, base, clusters=clusters, **options)
 
-    def _aware_inputs(self, med, base, pc: PairChoice, med_val, base_val, med_cands, base_cands, key):
-        """None: no selection-aware interval; False: missing runs; else the inputs."""
-        if not self.selection_aware:
-            return None
-        ds, _, mode, shots, _, _ = key
-        if self.selection == "default" or med_val is None:
-            return None
+    def _aware_inputs(self, med: Side, base: Side, chosen: _Chosen, key: tuple) -> _AwareInputs:
+        """The selection-aware interval's inputs; records the test runs it needs that are missing."""
+        med_val, base_val = chosen.med_val, chosen.base_val
+        if not self.selection_aware or self.selection == "default" or med_val is None:
+            return _AwareInputs()
         if self.selection == "per-model" and base_val is None:
-            return None
-        need = [(med, med_val.candidates, med_cands)]
+            return _AwareInputs()
+        dataset, _, mode, shots, _, _ = key
+        need = [(med, med_val.candidates, chosen.med_cands)]
         if self.selection == "per-model":
-            need.append((base, base_val.candidates, base_cands))
+            need.append((base, base_val.candidates, chosen.base_cands))
         else:
-            need.append((base, med_val.candidates, base_cands))
-        ok = True
+            need.append((base, med_val.candidates, chosen.base_cands))
+        complete = True
         for side, cands, have in need:
-            for c in cands:
-                if c not in have:
-                    self.missing.add(self.missing.aware, side.label, task_name_for(ds, mode, c, shots))
-                    ok = False
-        return (med_val, base_val if self.selection == "per-model" else None) if ok else False
+            for cand in cands:
+                if cand not in have:
+                    self.missing.add(self.missing.aware, side.label, task_name_for(dataset, mode, cand, shots))
+                    complete = False
+        return _AwareInputs(med_val, base_val if self.selection == "per-model" else None, complete)
 
-    def _aware(self, inputs, med_test, base_test, items, clusters, rseed, pc, where):
-        med_val, base_val = inputs
+    def _aware(self, inputs: _AwareInputs, med_test: pd.DataFrame, base_test: pd.DataFrame, items: list[str],
+               clusters: list[str] | None, rseed: int, where: str):
+        """The selection-aware interval on the test items every candidate covers (None when under 2)."""
+        med_val, base_val = inputs.med_val, inputs.base_val
         med_m = _matrix(med_test, med_val.candidates, items)
         if base_val is not None:
             base_m = _matrix(base_test, base_val.candidates, items)
@@ -412,11 +439,11 @@ class PairComparer:
                       f"candidate covers (of {len(items)})")
         if keep.sum() < 2:
             return None
-        cl = None if clusters is None else [c for c, k in zip(clusters, keep) if k]
+        kept_clusters = None if clusters is None else [c for c, k in zip(clusters, keep) if k]
         if "base_test_for_med" in extra:
             extra["base_test_for_med"] = base_m[:, keep]
         return selection_aware_interval(med_val, base_val, med_m[:, keep], base_m[:, keep],
-                                        test_clusters=cl, n_resamples=self.n_resamples,
+                                        test_clusters=kept_clusters, n_resamples=self.n_resamples,
                                         confidence=self.confidence, seed=rseed + 1, **extra)
 
 

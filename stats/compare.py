@@ -20,6 +20,7 @@ from typing import Mapping, Sequence
 
 from ._validate import INTERVAL_METHODS
 from .cells import MissingRuns, MissingTestRunsError, PairComparer, load_side, missing_runs_error
+from .clilog import command_logging
 from .forest import write_forest_plot
 from .logfiles import DEFAULT_PROTOCOL, protocols_in
 from .logs import check_data_versions
@@ -207,11 +208,14 @@ def build_parser(prog: str = "medpair compare") -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``medpair compare``; returns the exit status (0 ok, 1 error)."""
     args = build_parser().parse_args(argv)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                            format="medpair: %(levelname)s: %(message)s")
     if not args.pairs and not (args.medical and args.base):
         build_parser().error("give --medical and --base, or --pairs")
+    with command_logging("medpair: %(levelname)s: %(message)s", logging.INFO if args.verbose else logging.WARNING):
+        return _compare_command(args)
+
+
+def _compare_command(args: argparse.Namespace) -> int:
+    """``medpair compare`` on parsed arguments: run the comparison, print its summary."""
     try:
         res = run_compare(args.medical, args.base, args.out, pairs=args.pairs, selection=args.selection,
                           adjust=args.adjust, n_resamples=args.n_resamples, confidence=args.confidence,
@@ -221,10 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"medpair compare: error: {exc}", file=sys.stderr)
         return 1
-    s, sa = outcome_shares(res.records), outcome_shares(res.records, "outcome_adjusted")
-    print(f"{s['n']} comparisons: medical better in {s['win_pct']:.1f}%, tie {s['tie_pct']:.1f}%, "
-          f"worse {s['loss_pct']:.1f}% (adjusted: {sa['win_pct']:.1f}% / {sa['tie_pct']:.1f}% / "
-          f"{sa['loss_pct']:.1f}%)")
+    plain, adjusted = outcome_shares(res.records), outcome_shares(res.records, "outcome_adjusted")
+    print(f"{plain['n']} comparisons: medical better in {plain['win_pct']:.1f}%, tie {plain['tie_pct']:.1f}%, "
+          f"worse {plain['loss_pct']:.1f}% (adjusted: {adjusted['win_pct']:.1f}% / {adjusted['tie_pct']:.1f}% / "
+          f"{adjusted['loss_pct']:.1f}%)")
     for f in res.files.values():
         print(f"wrote {f}")
     return 0

@@ -59,30 +59,30 @@ def _title(records: Sequence[ComparisonRecord]) -> str:
     return f"Medical vs base: {pairs[0][0]} − {pairs[0][1]}" if len(pairs) == 1 else "Medical vs base"
 
 
-def _draw_rows(ax: Axes, rows: list[tuple[str, ComparisonRecord | None]]) -> None:
+def _draw_rows(axes: Axes, rows: list[tuple[str, ComparisonRecord | None]]) -> None:
     """One interval and point per record at y = -row; a thin rule above each dataset."""
     for row, (_, rec) in enumerate(rows):
         if rec is None:
-            ax.axhline(-row + 0.5, color="#dddddd", linewidth=0.8)
+            axes.axhline(-row + 0.5, color="#dddddd", linewidth=0.8)
             continue
         colour = OUTCOME_COLOURS.get(rec.outcome, "#000000")
         low, high = min(rec.ci_low, rec.diff), max(rec.ci_high, rec.diff)
-        ax.plot([low, high], [-row, -row], color=colour, linewidth=1.6, solid_capstyle="butt")
-        ax.plot([rec.diff], [-row], marker="s", color=colour, markersize=5)
-    ax.axvline(0.0, color="#000000", linewidth=0.8, linestyle="--")
-    ax.set_yticks([-row for row in range(len(rows))])
-    ax.set_yticklabels([label for label, _ in rows], fontsize=LABEL_SIZE)
-    for tick, (_, rec) in zip(ax.get_yticklabels(), rows):
+        axes.plot([low, high], [-row, -row], color=colour, linewidth=1.6, solid_capstyle="butt")
+        axes.plot([rec.diff], [-row], marker="s", color=colour, markersize=5)
+    axes.axvline(0.0, color="#000000", linewidth=0.8, linestyle="--")
+    axes.set_yticks([-row for row in range(len(rows))])
+    axes.set_yticklabels([label for label, _ in rows], fontsize=LABEL_SIZE)
+    for tick, (_, rec) in zip(axes.get_yticklabels(), rows):
         if rec is None:
             tick.set_fontweight("bold")
-    ax.set_ylim(-len(rows) + 0.4, 0.8)
-    ax.grid(axis="x", color="#eeeeee", linewidth=0.6)
+    axes.set_ylim(-len(rows) + 0.4, 0.8)
+    axes.grid(axis="x", color="#eeeeee", linewidth=0.6)
 
 
-def _fit(fig: Figure, ax: Axes, title: str) -> None:
+def _fit(fig: Figure, axes: Axes, title: str) -> None:
     """Widen the figure for the longest row label, then wrap the title to the figure's width."""
     renderer = fig.canvas.get_renderer()
-    label_in = max((t.get_window_extent(renderer).width for t in ax.get_yticklabels()), default=0.0) / fig.dpi
+    label_in = max((t.get_window_extent(renderer).width for t in axes.get_yticklabels()), default=0.0) / fig.dpi
     width = max(MIN_WIDTH_IN, DATA_WIDTH_IN + label_in + 2 * MARGIN_IN)
     text = fig.suptitle(title, fontsize=TITLE_SIZE, x=MARGIN_IN / width, horizontalalignment="left")
     chars = len(title)
@@ -103,13 +103,13 @@ def forest_figure(records: Sequence[ComparisonRecord], *, dpi: int = 110) -> Fig
     fig = Figure(figsize=(MIN_WIDTH_IN, FRAME_HEIGHT_IN + ROW_HEIGHT_IN * max(len(rows), 1)), dpi=dpi,
                  layout="constrained")
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    _draw_rows(ax, rows)
+    axes = fig.add_subplot(1, 1, 1)
+    _draw_rows(axes, rows)
     conf = f"{100 * records[0].confidence:g}% " if records else ""
-    ax.set_xlabel(f"difference in mean score (medical − base), {conf}interval")
+    axes.set_xlabel(f"difference in mean score (medical − base), {conf}interval")
     handles = [Line2D([0], [0], color=c, marker="s", linewidth=1.6, label=k) for k, c in OUTCOME_COLOURS.items()]
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=LEGEND_SIZE, frameon=False)
-    _fit(fig, ax, _title(records))
+    _fit(fig, axes, _title(records))
     return fig
 
 

@@ -71,6 +71,12 @@ _DOCHASH_KEY = b', "doc_hash": "'
 _PH_KEY = b'", "prompt_hash": "'
 _TH_KEY = b'", "target_hash": "'
 _FRESPS_KEY = b', "filtered_resps": '
+_HASH_LEN = 64
+"""Length of a hex sha256 digest (lm-eval's ``doc_hash``, ``prompt_hash`` and ``target_hash``)."""
+_PH_STEP = _HASH_LEN + len(_PH_KEY)
+"""From the start of ``doc_hash``'s value to the start of ``prompt_hash``'s."""
+_TH_STEP = _HASH_LEN + len(_TH_KEY)
+"""From the start of ``prompt_hash``'s value to the start of ``target_hash``'s."""
 _TAIL_KEYS = frozenset(("filter", "metrics", "doc_hash", "prompt_hash", "target_hash"))
 _CACHE_LIMIT = 200_000
 #: Option letters, by option index.
@@ -163,6 +169,35 @@ def _loglik(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("not a log-likelihood")
     return float(value)
+
+
+def _cache_put(cache: dict, key: bytes, value: Any) -> Any:
+    """Store ``value`` under ``key`` (emptying ``cache`` first when it is full) and return it."""
+    if len(cache) > _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _hashes_end(line: bytes, key_at: int, doc_hash: bytes) -> int:
+    """Where the metric values start, after the three hashes whose ``doc_hash`` key is at ``key_at``.
+
+    Returns -1 unless the line's ``doc_hash`` equals ``doc_hash`` and the ``prompt_hash`` and
+    ``target_hash`` keys and hex values sit at their fixed offsets (see the module docstring).
+    """
+    doc_at = key_at + len(_DOCHASH_KEY)
+    prompt_at = doc_at + _PH_STEP
+    target_at = prompt_at + _TH_STEP
+    closing = target_at + _HASH_LEN
+    if (
+        line[doc_at : doc_at + _HASH_LEN] == doc_hash  # == lm-eval's hash of this head's doc
+        and line[doc_at + _HASH_LEN : prompt_at] == _PH_KEY
+        and line[prompt_at + _HASH_LEN : target_at] == _TH_KEY
+        and line[closing : closing + 1] == b'"'
+        and (line[prompt_at : prompt_at + _HASH_LEN] + line[target_at:closing]).isalnum()
+    ):
+        return closing + 1
+    return -1
 
 
 def answer_of(filtered: Any, n_options: int) -> int:
@@ -337,28 +372,81 @@ class SampleLineReader:
         fields = self._doc_fields(obj["doc_id"], obj["doc"])
         if isinstance(fields, str):
             return fields
-        flt, mets, dh = obj["filter"], obj["metrics"], obj["doc_hash"]
-        if not isinstance(flt, str) or not isinstance(dh, str) or not isinstance(mets, list):
+        flt, mets, doc_hash = obj["filter"], obj["metrics"], obj["doc_hash"]
+        if not isinstance(flt, str) or not isinstance(doc_hash, str) or not isinstance(mets, list):
             return "filter, metrics or doc_hash has the wrong type"
         metrics = tuple(str(m) for m in mets)
         absent = [m for m in metrics if m not in obj]
         if absent:
             return f"metric(s) listed but absent: {', '.join(absent)}"
-        head = self._head_code((*fields, self.hashes.code(dh)), obj["doc"])
+        head = self._head_code((*fields, self.hashes.code(doc_hash)), obj["doc"])
         rows, skipped, nans = self._rows(self.filters.code(flt), metrics, obj)
         self.stats.skipped_values += skipped
         self.stats.nan_values += nans
         answer = answer_of(obj.get("filtered_resps"), self.golds[head][1]) if answers else ANSWER_UNKNOWN
         cols = self.cols
-        for fm, score in rows:
+        for fm_code, score in rows:
             cols.head.append(head)
-            cols.fm.append(fm)
+            cols.fm.append(fm_code)
             cols.score.append(score)
             cols.line.append(lineno)
             cols.answer.append(answer)
         return None
 
     # -- files ----------------------------------------------------------------
+    def _fast_line(self, line: bytes, answers: bool) -> tuple[int, int, tuple] | None:
+        """(head code, answer, value rows) of a line decoded on the fast path, or None when unsure.
+
+        See the module docstring for why the result is exact; the head, the ``filter`` /
+        ``metrics`` prefix and the metric values are cached by their bytes.
+        """
+        target_at = line.find(_TARGET_KEY)
+        if target_at <= 0:
+            return None
+        head_bytes = line[:target_at]
+        head = self._head_cache.get(head_bytes, False)
+        if head is False:
+            head = _cache_put(self._head_cache, head_bytes, self._decode_head(head_bytes))
+        if head is None:
+            return None
+        filter_at = line.rfind(_FILTER_KEY, target_at)
+        hash_key_at = line.find(_DOCHASH_KEY, filter_at) if filter_at > 0 else -1
+        if hash_key_at <= 0:
+            return None
+        prefix_bytes = line[filter_at:hash_key_at]
+        prefix = self._prefix_cache.get(prefix_bytes, False)
+        if prefix is False:
+            prefix = _cache_put(self._prefix_cache, prefix_bytes, self._decode_prefix(prefix_bytes))
+        if prefix is None:
+            return None
+        values_at = _hashes_end(line, hash_key_at, head[1])
+        if values_at < 0:
+            return None
+        rest = line[values_at:]
+        values = prefix[2].get(rest, False)
+        if values is False:
+            values = _cache_put(prefix[2], rest, self._decode_values(rest, prefix[0], prefix[1]))
+        if values is None:
+            return None
+        answer = self._answer(line, target_at, filter_at, head[0]) if answers else ANSWER_UNKNOWN
+        return head[0], answer, values
+
+    def _count_pass(self, path: Path, lines: int, fast: int, skipped: int, nans: int,
+                    pending: tuple[int, str] | None) -> None:
+        """Add one file's counters to :attr:`stats`; log a skipped malformed last line."""
+        counts = self.stats
+        counts.lines += lines
+        counts.fast += fast
+        counts.skipped_values += skipped
+        counts.nan_values += nans
+        if pending is not None:
+            counts.truncated += 1
+            counts.truncated_at.append(f"{Path(path).name}:{pending[0]}")
+            logger.warning(
+                "%s:%d: skipping a malformed last line (truncated by a crashed run?): %s",
+                path, pending[0], pending[1][:200],
+            )
+
     def read_file(self, path: Path, answers: bool = True) -> int:
         """Append the rows of one samples file; return how many were added.
 
@@ -371,65 +459,28 @@ class SampleLineReader:
         """
         cols = self.cols
         start_rows = len(cols)
-        a_head, a_fm, a_score, a_line = cols.head.append, cols.fm.append, cols.score.append, cols.line.append
-        a_answer = cols.answer.append
-        head_cache, prefix_cache = self._head_cache, self._prefix_cache
+        add_head, add_fm, add_score, add_line = cols.head.append, cols.fm.append, cols.score.append, cols.line.append
+        add_answer = cols.answer.append
         use_fast = not self.full_parse
         pending: tuple[int, str] | None = None
         lineno = n_fast = skipped = nans = 0
-        with open(path, "rb", buffering=1 << 20) as fh:
-            for line in fh:  # the trailing newline stays: JSON whitespace, and part of cache keys only
+        with open(path, "rb", buffering=1 << 20) as handle:
+            for line in handle:  # the trailing newline stays: JSON whitespace, and part of cache keys only
                 lineno += 1
                 if use_fast and pending is None and line.startswith(_HEAD_PREFIX):
-                    # ---- fast path (see the module docstring for why it is exact) ----
-                    p = line.find(_TARGET_KEY)
-                    if p > 0:
-                        head = line[:p]
-                        h = head_cache.get(head, False)
-                        if h is False:
-                            if len(head_cache) > _CACHE_LIMIT:
-                                head_cache.clear()
-                            h = head_cache[head] = self._decode_head(head)
-                        q = line.rfind(_FILTER_KEY, p) if h is not None else -1
-                        k = line.find(_DOCHASH_KEY, q) if q > 0 else -1
-                        if k > 0:
-                            pre = line[q:k]
-                            fm = prefix_cache.get(pre, False)
-                            if fm is False:
-                                if len(prefix_cache) > _CACHE_LIMIT:
-                                    prefix_cache.clear()
-                                fm = prefix_cache[pre] = self._decode_prefix(pre)
-                            a = k + 15
-                            b = a + 83
-                            c = b + 83
-                            if (
-                                fm is not None
-                                and line[a : a + 64] == h[1]  # == lm-eval's hash of this head's doc
-                                and line[a + 64 : b] == _PH_KEY
-                                and line[b + 64 : c] == _TH_KEY
-                                and line[c + 64 : c + 65] == b'"'
-                                and (line[b : b + 64] + line[c : c + 64]).isalnum()
-                            ):
-                                rest = line[c + 65 :]
-                                vcache = fm[2]
-                                vals = vcache.get(rest, False)
-                                if vals is False:
-                                    if len(vcache) > _CACHE_LIMIT:
-                                        vcache.clear()
-                                    vals = vcache[rest] = self._decode_values(rest, fm[0], fm[1])
-                                if vals is not None:
-                                    hc = h[0]
-                                    answer = self._answer(line, p, q, hc) if answers else ANSWER_UNKNOWN
-                                    for fmc, score in vals[0]:
-                                        a_head(hc)
-                                        a_fm(fmc)
-                                        a_score(score)
-                                        a_line(lineno)
-                                        a_answer(answer)
-                                    skipped += vals[1]
-                                    nans += vals[2]
-                                    n_fast += 1
-                                    continue
+                    fast = self._fast_line(line, answers)
+                    if fast is not None:
+                        head, answer, (rows, n_skipped, n_nans) = fast
+                        for fm_code, score in rows:
+                            add_head(head)
+                            add_fm(fm_code)
+                            add_score(score)
+                            add_line(lineno)
+                            add_answer(answer)
+                        skipped += n_skipped
+                        nans += n_nans
+                        n_fast += 1
+                        continue
                 # ---- full parse: unsure, malformed, blank, or --strict-json ----
                 if not line.strip():
                     continue  # blank lines carry nothing (lm-eval writes none)
@@ -440,16 +491,5 @@ class SampleLineReader:
                     pending = (lineno, err)
                 else:
                     self.stats.full += 1
-        st = self.stats
-        st.lines += lineno
-        st.fast += n_fast
-        st.skipped_values += skipped
-        st.nan_values += nans
-        if pending is not None:
-            st.truncated += 1
-            st.truncated_at.append(f"{Path(path).name}:{pending[0]}")
-            logger.warning(
-                "%s:%d: skipping a malformed last line (truncated by a crashed run?): %s",
-                path, pending[0], pending[1][:200],
-            )
+        self._count_pass(path, lineno, n_fast, skipped, nans, pending)
         return len(cols) - start_rows

@@ -64,9 +64,9 @@ def split_samples_filename(name: str) -> tuple[str, str] | None:
     if not (name.startswith("samples_") and name.endswith(".jsonl")):
         return None
     middle = name[len("samples_") : -len(".jsonl")]
-    task, sep, ts = middle.rpartition("_")
-    if sep and task and _TS_RE.match(ts):
-        return task, ts
+    task, sep, stamp = middle.rpartition("_")
+    if sep and task and _TS_RE.match(stamp):
+        return task, stamp
     return (middle, "") if middle else None
 
 
@@ -91,8 +91,8 @@ def model_name_from_results(results: Mapping[str, Any]) -> str | None:
 
 def _load_results(path: Path) -> dict[str, Any] | None:
     try:
-        with open(path, "rb") as fh:
-            data = json.load(fh)
+        with open(path, "rb") as handle:
+            data = json.load(handle)
     except (OSError, ValueError) as exc:
         logger.warning("cannot read results file %s (%s); using task names instead", path, exc)
         return None
@@ -140,11 +140,11 @@ def _walk_samples(top: Path, seen_dirs: set[tuple[int, int]]) -> list[Path]:
     """``samples_*.jsonl`` under ``top``, following symlinked folders; each real folder is visited once."""
     found = []
     for folder, dirs, names in os.walk(top, followlinks=True):
-        st = os.stat(folder)
-        if (st.st_dev, st.st_ino) in seen_dirs:
+        info = os.stat(folder)
+        if (info.st_dev, info.st_ino) in seen_dirs:
             dirs[:] = []  # a loop, or a folder reached twice
             continue
-        seen_dirs.add((st.st_dev, st.st_ino))
+        seen_dirs.add((info.st_dev, info.st_ino))
         dirs.sort()
         found += [Path(folder) / n for n in sorted(names) if split_samples_filename(n) is not None]
     return found
@@ -162,11 +162,11 @@ def _iter_candidate_paths(paths: Iterable[str | Path]) -> list[Path]:
             candidates = _walk_samples(p, seen_dirs)
         for f in candidates:
             try:
-                st = os.stat(f)
+                info = os.stat(f)
             except OSError:  # a dangling link
                 continue
             if os.path.isfile(f):
-                found.setdefault((st.st_dev, st.st_ino), f)
+                found.setdefault((info.st_dev, info.st_ino), f)
     return sorted(found.values())
 
 
@@ -194,14 +194,14 @@ def _results_for_folder(folder: Path, stamps: set[str]) -> dict[str, Path]:
     writes when ``--output_path`` ends in ``.json``.
     """
     out: dict[str, Path] = {}
-    for ts in sorted(s for s in stamps if s):
-        preferred = folder / f"results_{ts}.json"
+    for stamp in sorted(s for s in stamps if s):
+        preferred = folder / f"results_{stamp}.json"
         if preferred.is_file():
-            out[ts] = preferred
+            out[stamp] = preferred
             continue
-        others = sorted(folder.glob(f"*_{ts}.json"))
+        others = sorted(folder.glob(f"*_{stamp}.json"))
         if others:
-            out[ts] = others[0]
+            out[stamp] = others[0]
     return out
 
 
@@ -225,13 +225,13 @@ def discover_samples_files(paths: Sequence[str | Path]) -> list[SamplesFile]:
     out: list[SamplesFile] = []
     for folder in sorted(by_folder):
         entries = by_folder[folder]
-        res_paths = _results_for_folder(folder, {ts for _, _, ts in entries})
-        results = {ts: _load_results(p) for ts, p in res_paths.items()}
+        res_paths = _results_for_folder(folder, {stamp for _, _, stamp in entries})
+        results = {stamp: _load_results(p) for stamp, p in res_paths.items()}
         names = {model_name_from_results(r) for r in results.values() if r}
         names.discard(None)
         folder_model = sorted(names)[0] if len(names) == 1 else folder.name
-        for path, task, ts in entries:
-            res = results.get(ts)
+        for path, task, stamp in entries:
+            res = results.get(stamp)
             model = (model_name_from_results(res) if res else None) or folder_model
             ident: TaskIdentity | None
             configs = res.get("configs") if res else None
@@ -241,21 +241,21 @@ def discover_samples_files(paths: Sequence[str | Path]) -> list[SamplesFile]:
                 ident = identity_from_metadata(task, meta if isinstance(meta, Mapping) else None, n_shot)
             else:
                 if res is not None:
-                    logger.info("results file %s does not list task %s; parsing the task name", res_paths[ts], task)
+                    logger.info("results file %s does not list task %s; parsing the task name", res_paths[stamp], task)
                 ident = parse_task_name(task)
             if ident is None:
                 logger.debug("skipping %s: not a medpair task", path)
                 continue
-            if ts not in res_paths:
+            if stamp not in res_paths:
                 logger.info("no results file for %s; identity from the task name and docs", path)
             out.append(
                 SamplesFile(
                     path=path,
                     task=task,
-                    timestamp=ts,
+                    timestamp=stamp,
                     model=model,
                     identity=ident,
-                    results_path=res_paths.get(ts),
+                    results_path=res_paths.get(stamp),
                     size=path.stat().st_size,
                     limit=_limit_of(res, task),
                 )

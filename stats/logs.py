@@ -125,9 +125,9 @@ def _file_level_codes(files: list[SamplesFile]) -> dict[str, tuple[np.ndarray, l
         "timestamp": lambda f: f.timestamp,
     }
     for col, get in getters.items():
-        it = Interner()
-        codes = np.array([it.code(get(f)) for f in files], dtype=np.int32)
-        out[col] = (codes, it.values)
+        interner = Interner()
+        codes = np.array([interner.code(get(f)) for f in files], dtype=np.int32)
+        out[col] = (codes, interner.values)
     return out
 
 
@@ -240,13 +240,13 @@ def _dedupe(frame: pd.DataFrame) -> tuple[np.ndarray, int, int, list[str]]:
     return keep, n_groups - n_conf, n_conf, notes
 
 
-def _read_notes(st: Any) -> list[str]:
+def _read_notes(counts: Any) -> list[str]:
     notes = []
-    if st.truncated:
-        notes.append(f"{st.truncated} malformed last line(s) skipped (a crashed run?), their rows dropped: "
-                     f"{', '.join(st.truncated_at[:_MAX_EXAMPLES])}")
-    if st.skipped_values:
-        notes.append(f"{st.skipped_values} metric values were not numbers (e.g. corpus-level metrics) and were skipped")
+    if counts.truncated:
+        notes.append(f"{counts.truncated} malformed last line(s) skipped (a crashed run?), their rows dropped: "
+                     f"{', '.join(counts.truncated_at[:_MAX_EXAMPLES])}")
+    if counts.skipped_values:
+        notes.append(f"{counts.skipped_values} metric values were not numbers (e.g. corpus-level metrics) and were skipped")
     return notes
 
 
@@ -269,10 +269,10 @@ def _build_frame(files: list[SamplesFile], reader: SampleLineReader,
     golds = np.array(reader.golds, dtype=np.int64).reshape(-1, 2)
     fms = np.array(reader.fms, dtype=np.int64).reshape(-1, 2)
     head = np.frombuffer(cols.head, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
-    fm = np.frombuffer(cols.fm, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
+    fm_code = np.frombuffer(cols.fm, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
     row_head = heads[head] if n else np.zeros((0, head_fields), dtype=np.int64)
     row_gold = golds[head] if n else np.zeros((0, 2), dtype=np.int64)
-    row_fm = fms[fm] if n else np.zeros((0, 2), dtype=np.int64)
+    row_fm = fms[fm_code] if n else np.zeros((0, 2), dtype=np.int64)
     doc_id, item, doc_role, cluster, doc_hash = (row_head[:, i] for i in range(5))
     role, role_values = _resolve_roles(files, file_idx, doc_role, reader.roles.values)
     data["role"] = _categorical(role.astype(np.int32), role_values)
@@ -348,16 +348,16 @@ def read_logs(paths: Sequence[str | Path], *, full_parse: bool = False,
     notes += dup_notes
     if not keep.all():
         frame = frame.loc[keep].reset_index(drop=True)
-    st = reader.stats
-    summary = ReadSummary(files=len(files), lines=st.lines, fast_lines=st.fast, rows_read=n,
+    counts = reader.stats
+    summary = ReadSummary(files=len(files), lines=counts.lines, fast_lines=counts.fast, rows_read=n,
                           rows_kept=len(frame), identical_duplicates=n_ident,
-                          conflicting_duplicates=n_conf, truncated_lines=st.truncated,
-                          skipped_values=st.skipped_values, nan_values=st.nan_values, notes=tuple(notes),
+                          conflicting_duplicates=n_conf, truncated_lines=counts.truncated,
+                          skipped_values=counts.skipped_values, nan_values=counts.nan_values, notes=tuple(notes),
                           limited=tuple((str(f.path), *f.limit) for f in files if f.limit))
-    if st.skipped_values:
-        logger.warning("%d metric values were not numbers and were skipped", st.skipped_values)
+    if counts.skipped_values:
+        logger.warning("%d metric values were not numbers and were skipped", counts.skipped_values)
     logger.info("read %d samples files, %d lines (%d on the fast path), %d rows kept",
-                len(files), st.lines, st.fast, len(frame))
+                len(files), counts.lines, counts.fast, len(frame))
     frame.attrs["medpair"] = asdict(summary)
     return frame
 
@@ -384,18 +384,18 @@ def check_data_versions(tables: Sequence[tuple[str, pd.DataFrame]]) -> None:
     if not parts:
         return
     allu = pd.concat(parts, ignore_index=True)
-    nh = allu.drop_duplicates(cols).groupby(cols[:-1], sort=True)["doc_hash"].nunique()
-    bad = nh[nh > 1]
+    n_hashes = allu.drop_duplicates(cols).groupby(cols[:-1], sort=True)["doc_hash"].nunique()
+    bad = n_hashes[n_hashes > 1]
     if bad.empty:
         return
     lines = []
     for key in list(bad.index)[:5]:
-        ds, mode, role, item = key
-        rows = allu[(allu.dataset == ds) & (allu["mode"] == mode) & (allu.role == role) & (allu.item_key == item)]
+        dataset, mode, role, item = key
+        rows = allu[(allu.dataset == dataset) & (allu["mode"] == mode) & (allu.role == role) & (allu.item_key == item)]
         desc = "; ".join(
             f"{r.label}: doc_hash {r.doc_hash[:12]}… in {Path(r.source).name}"
             for r in rows.drop_duplicates(["label", "doc_hash"]).itertuples())
-        lines.append(f"  {ds} ({mode}, {role}) item {item!r}: {desc}")
+        lines.append(f"  {dataset} ({mode}, {role}) item {item!r}: {desc}")
     raise DataVersionMismatchError(
         f"{len(bad)} item(s) have different data versions (doc_hash) in the logs, so they cannot "
         "be paired; re-run the models on the same version of the data:\n" + "\n".join(lines))

@@ -129,7 +129,7 @@ def write_json(records: Sequence[ComparisonRecord], path: Path, method: MethodIn
 
 
 def _csv_cell(v: Any) -> str:
-    if isinstance(v, tuple) and v and all(isinstance(kv, tuple) for kv in v):  # an answer distribution
+    if isinstance(v, tuple) and v and all(isinstance(pair, tuple) for pair in v):  # an answer distribution
         return json.dumps({opt: _clean(share) for opt, share in v})
     v = _clean(v)
     if v is None:
@@ -208,16 +208,16 @@ def _headline(recs: Sequence[ComparisonRecord], method: MethodInfo, conf: str, a
 
 def _method(recs: Sequence[ComparisonRecord], method: MethodInfo, conf: str, adjust_name: str) -> list[str]:
     alpha = 1.0 - method.confidence
-    sa = (" Intervals are selection-aware: each resample redoes the prompt selection on resampled "
-          "validation items (percentile); p-values are those of the plain paired test of the chosen prompts."
-          if method.selection_aware else "")
+    aware_text = (" Intervals are selection-aware: each resample redoes the prompt selection on resampled "
+                  "validation items (percentile); p-values are those of the plain paired test of the chosen prompts."
+                  if method.selection_aware else "")
     return [
         f"{_INTERVAL_TEXT.get(method.ci_method, 'Paired bootstrap of')} the mean test-score difference "
         f"(medical − base) over items, or over "
         f"clusters where docs carry one: B = {method.n_resamples:,} resamples, seed {method.seed} "
         f"(per-record seeds derived from it), {method.ci_method} {conf} intervals; win/loss only when "
         f"p < {alpha:.3g} and the interval excludes 0 (a design that cannot reach p < {alpha:.3g} is a "
-        f"tie, noted).{sa}  ",
+        f"tie, noted).{aware_text}  ",
         f"p-values (paired randomization test) adjusted with {adjust_name} over all {len(recs)} records; "
         f"adjusted outcome = win/loss only if p_adj < {alpha:.3g} and the interval excludes 0. "
         f"Prompt selection: {method.selection} (best mean on the validation items every candidate "

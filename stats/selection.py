@@ -81,7 +81,7 @@ def _read_search_record(path: Path) -> SearchRecord | None:
         config = saved["identity"]["config"]
         if config.get("search") != "halving":
             return None
-        items = {str(ds): int(roles["val"]) for ds, roles in saved["plan"]["items"].items()}
+        items = {str(dataset): int(roles["val"]) for dataset, roles in saved["plan"]["items"].items()}
         return SearchRecord(eta=int(config["halving_eta"]), min_items=int(config["halving_min_items"]),
                             val_items=items, manifest=f"{path.parent.name}/{path.name}")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -189,11 +189,11 @@ def candidate_scores(rows: pd.DataFrame, *, record: SearchRecord | None = None, 
     names = order_candidates(np.unique(cand).tolist())
     cand_pos = {c: i for i, c in enumerate(names)}
     item_names, item_idx = np.unique(item, return_inverse=True)
-    ci = np.fromiter((cand_pos[c] for c in cand), dtype=np.int64, count=cand.size)
+    cand_idx = np.fromiter((cand_pos[c] for c in cand), dtype=np.int64, count=cand.size)
     mat = np.full((len(names), item_names.size), np.nan)
-    mat[ci, item_idx] = rows["score"].to_numpy(dtype=np.float64)
+    mat[cand_idx, item_idx] = rows["score"].to_numpy(dtype=np.float64)
     present = np.zeros(mat.shape, dtype=bool)
-    present[ci, item_idx] = True
+    present[cand_idx, item_idx] = True
     dataset = str(rows["dataset"].iloc[0]) if record is not None and "dataset" in rows and len(rows) else None
     names, mat, excluded, notes = _restrict(names, mat, present, record, dataset)
     valid = ~np.isnan(mat)
@@ -232,22 +232,22 @@ class Choice:
     """Other candidates with the same best mean (the tie-break decided)."""
 
 
-def best_candidate(cs: CandidateScores) -> Choice:
+def best_candidate(validation: CandidateScores) -> Choice:
     """The candidate with the best mean on the common validation items.
 
     Ties (means within :data:`TIE_TOLERANCE`) go to the first candidate in
     tie-break order (``f00`` first, then by id).
     """
-    if cs.scores.shape[1] == 0:
-        raise ValueError(f"no validation item has a score for every one of the {len(cs.candidates)} candidates "
-                         f"({'; '.join(cs.notes)})")
-    means = cs.scores.mean(axis=1)
+    if validation.scores.shape[1] == 0:
+        raise ValueError(f"no validation item has a score for every one of the {len(validation.candidates)} candidates "
+                         f"({'; '.join(validation.notes)})")
+    means = validation.scores.mean(axis=1)
     best = means.max()
     tied = np.flatnonzero(means >= best - TIE_TOLERANCE)
     win = int(tied[0])
-    return Choice(candidate=cs.candidates[win], rule="validation", val_score=float(means[win]),
-                  n_val=len(cs.items), n_candidates=len(cs.candidates),
-                  tied=tuple(cs.candidates[i] for i in tied[1:]))
+    return Choice(candidate=validation.candidates[win], rule="validation", val_score=float(means[win]),
+                  n_val=len(validation.items), n_candidates=len(validation.candidates),
+                  tied=tuple(validation.candidates[i] for i in tied[1:]))
 
 
 def default_candidate(available: Iterable[str]) -> str | None:
@@ -293,8 +293,8 @@ def choose_pair(mode: str, med_val: CandidateScores | None, base_val: CandidateS
             vals = [v for v in (med_val, base_val) if v is not None]
             pool = {c for v in vals for c in v.candidates if c.split("/")[0] == DEFAULT_FORMAT}
         cand = default_candidate(pool) or (DEFAULT_FORMAT if shots == 0 else f"{DEFAULT_FORMAT}/s0")
-        ch = Choice(candidate=cand, rule="default")
-        return PairChoice(ch, ch, "none: default prompt (no selection)")
+        choice = Choice(candidate=cand, rule="default")
+        return PairChoice(choice, choice, "none: default prompt (no selection)")
 
     med = best_candidate(med_val) if med_val is not None else _no_val(med_test)
     if mode == "medical-prompt":

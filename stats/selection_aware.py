@@ -136,11 +136,11 @@ def selection_aware_interval(
     # one validation resample for both models, over the union of their items
     val_items = sorted(set(med_val.items) | set(base_val.items if base_val is not None else ()))
     pos = {k: i for i, k in enumerate(val_items)}
-    cl: dict[str, str] = {}
-    for cs in (med_val, base_val):
-        if cs is not None and cs.clusters is not None:
-            cl.update(zip(cs.items, cs.clusters))
-    val_clusters = [cl.get(k, f"\x00item:{k}") for k in val_items] if cl else None
+    cluster_of: dict[str, str] = {}
+    for side in (med_val, base_val):
+        if side is not None and side.clusters is not None:
+            cluster_of.update(zip(side.items, side.clusters))
+    val_clusters = [cluster_of.get(k, f"\x00item:{k}") for k in val_items] if cluster_of else None
     v_unit, v_units = _unit_index(val_items, val_clusters)
     med_cols = np.array([pos[k] for k in med_val.items])
     base_cols = np.array([pos[k] for k in base_val.items]) if base_val is not None else None
@@ -153,15 +153,15 @@ def selection_aware_interval(
     out = np.empty(n_resamples)
     for start in range(0, n_resamples, _BLOCK):
         b = min(_BLOCK, n_resamples - start)
-        vw = _weights(rng, v_unit, v_units, b)
-        tw = _weights(rng, t_unit, t_units, b)
-        sel_m = _reselect(_val_means(vw, med_cols, med_val.scores), med_plain)
-        sel_b = sel_m if base_val is None else _reselect(_val_means(vw, base_cols, base_val.scores), base_plain)
-        ttot = tw.sum(axis=1)
+        val_weights = _weights(rng, v_unit, v_units, b)
+        test_weights = _weights(rng, t_unit, t_units, b)
+        sel_m = _reselect(_val_means(val_weights, med_cols, med_val.scores), med_plain)
+        sel_b = sel_m if base_val is None else _reselect(_val_means(val_weights, base_cols, base_val.scores), base_plain)
+        ttot = test_weights.sum(axis=1)
         rows = np.arange(b)
-        out[start:start + b] = ((tw @ med_test.T)[rows, sel_m] - (tw @ base_rows.T)[rows, sel_b]) / ttot
+        out[start:start + b] = ((test_weights @ med_test.T)[rows, sel_m] - (test_weights @ base_rows.T)[rows, sel_b]) / ttot
     selected = float(med_test[med_plain].mean() - base_rows[med_plain if base_val is None else base_plain].mean())
     alpha = (1.0 - confidence) / 2.0
-    lo, hi = np.quantile(out, [alpha, 1.0 - alpha])
-    return SelectionAwareResult(ci_low=float(lo), ci_high=float(hi), replicates=out, selected_diff=selected,
+    low, high = np.quantile(out, [alpha, 1.0 - alpha])
+    return SelectionAwareResult(ci_low=float(low), ci_high=float(high), replicates=out, selected_diff=selected,
                                 n_resamples=n_resamples, confidence=confidence)

@@ -36,12 +36,12 @@ def paired_se(d: np.ndarray, cluster_index: np.ndarray | None = None) -> float:
     d = np.asarray(d, dtype=np.float64)
     n = d.size
     resid = d - d.mean()
-    sq = float(np.dot(resid, resid))
-    var = sq / (n * (n - 1.0))
+    sum_sq = float(np.dot(resid, resid))
+    var = sum_sq / (n * (n - 1.0))
     if cluster_index is not None:
         cluster_tot = np.bincount(cluster_index, weights=resid)
         # sum over clusters of sum_{i != j} e_i e_j = sum_c (sum_i e_i)^2 - sum_i e_i^2
-        var += (float(np.dot(cluster_tot, cluster_tot)) - sq) / (n * n)
+        var += (float(np.dot(cluster_tot, cluster_tot)) - sum_sq) / (n * n)
     return math.sqrt(max(var, 0.0))
 
 

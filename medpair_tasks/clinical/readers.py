@@ -13,6 +13,7 @@ The file layouts are documented in :data:`medpair_tasks.clinical.sources.CLINICA
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import hashlib
 import io
@@ -20,8 +21,9 @@ import logging
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from medpair_tasks.clinical.records import ClinicalItem
 from medpair_tasks.formats import LETTERS
@@ -66,8 +68,23 @@ def short_hash(text: str, n: int = 12) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:n]
 
 
-def _big_csv_fields() -> None:
-    csv.field_size_limit(2**31 - 1)  # discharge summaries exceed csv's default 128 KiB field limit
+_CSV_FIELD_LIMIT = 2**31 - 1  # discharge summaries exceed csv's default 128 KiB field limit
+
+_Reader = TypeVar("_Reader", bound=Callable[..., Any])
+
+
+def _big_csv_fields(reader: _Reader) -> _Reader:
+    """Run ``reader`` with csv's field size limit raised, and restore the caller's limit after it."""
+
+    @functools.wraps(reader)
+    def with_big_fields(*args: Any, **kwargs: Any) -> Any:
+        before = csv.field_size_limit(_CSV_FIELD_LIMIT)
+        try:
+            return reader(*args, **kwargs)
+        finally:
+            csv.field_size_limit(before)
+
+    return with_big_fields  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- MedNLI
@@ -121,9 +138,9 @@ def _ehrnoteqa_whitespace(text: str) -> str:
     return text.strip()
 
 
+@_big_csv_fields
 def _discharge_notes(path: Path, subjects: set[str]) -> dict[str, list[dict[str, str]]]:
     """MIMIC-IV-Note ``discharge.csv(.gz)`` rows of the given subjects, each subject's by charttime."""
-    _big_csv_fields()
     notes: dict[str, list[dict[str, str]]] = {}
     with _open_text(path) as fh:
         reader = csv.DictReader(fh)
@@ -396,6 +413,7 @@ def readable_sense(long_form: str) -> str:
     return " / ".join(dict.fromkeys(v.lower() for v in variants))
 
 
+@_big_csv_fields
 def read_mimic3_acronym(folder: Path) -> SourceSplits:
     """MIMIC-III acronym senses: the reverse-substitution data set of Adams et al. (2020).
 
@@ -409,7 +427,6 @@ def read_mimic3_acronym(folder: Path) -> SourceSplits:
     if not isinstance(inventory_raw, dict):
         raise ValueError(f"{folder / SENSE_MAP_FILE}: expected an object short form → list of senses")
     inventory = {sf: [readable_sense(lf) for lf in lfs] for sf, lfs in inventory_raw.items()}
-    _big_csv_fields()
     rows = []
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
@@ -529,9 +546,9 @@ def probsum_context(subjective: str, assessment: str) -> str:
     return f"Subjective:\n{subjective.strip()}\n\nAssessment:\n{assessment.strip()}"
 
 
+@_big_csv_fields
 def read_probsum(folder: Path) -> SourceSplits:
     """BioNLP 2023 Task 1A, problem list summarisation (PhysioNet 2.0.0): train and test CSV files."""
-    _big_csv_fields()
     splits: SourceSplits = {}
     for split, name in PROBSUM_FILES.items():
         path = first_existing(folder, name)

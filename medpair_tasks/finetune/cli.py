@@ -147,8 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     models = _models(args, parser)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("medpair_tasks").setLevel(logging.WARNING if args.quiet else logging.INFO if args.verbose else logging.WARNING)
+    from medpair_stats.clilog import command_logging
+
+    level = logging.WARNING if args.quiet else logging.INFO if args.verbose else logging.WARNING
+    with command_logging("%(levelname)s %(name)s: %(message)s", logging.WARNING, {"medpair_tasks": level}):
+        return _finetune(args, models)
+
+
+def _finetune(args: argparse.Namespace, models: list[tuple[str, str]]) -> int:
+    """``medpair finetune`` on parsed arguments: check the models and data, then run (or describe) the grid."""
     from medpair_tasks.finetune.data import dataset_of_task, select_items
     from medpair_tasks.finetune.grid import GridMismatch, eval_command, eval_folder, missing_local_model, model_name, run_grid
     from medpair_tasks.records import DataUnavailable

@@ -15,12 +15,14 @@ def plot_curves(results: Sequence[PointResult], best: str | None, path: Path, ti
     is the curve's first point at epoch 0.
     """
     import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_val, ax_train) = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
-    colours = plt.get_cmap("tab20")
+    # the Agg canvas directly: no pyplot state, and the process's matplotlib backend is left alone
+    fig = Figure(figsize=(11, 4.2))
+    FigureCanvasAgg(fig)
+    ax_val, ax_train = fig.subplots(1, 2, sharex=True)
+    colours = matplotlib.colormaps["tab20"]
     for i, result in enumerate(results):
         is_best = result.name == best
         style = {"color": colours(i % 20), "linewidth": 2.6 if is_best else 1.0, "alpha": 1.0 if is_best else 0.75}
@@ -33,12 +35,11 @@ def plot_curves(results: Sequence[PointResult], best: str | None, path: Path, ti
             ax_val.scatter([result.best_epoch], [result.best_val_loss], s=80, facecolors="none", edgecolors="black", zorder=5)
     ax_val.set(title="validation loss (answer tokens)", xlabel="epoch", ylabel="cross-entropy per token")
     ax_train.set(title="training loss (mean since previous evaluation)", xlabel="epoch")
-    for ax in (ax_val, ax_train):
-        ax.grid(alpha=0.3)
+    for axes in (ax_val, ax_train):
+        axes.grid(alpha=0.3)
     ax_val.legend(fontsize=7, ncol=2 if len(results) > 6 else 1)
     fig.suptitle(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

@@ -318,6 +318,73 @@ def _save_best(point_dir: Path, model: Any, hardware: Hardware) -> None:
 # --------------------------------------------------------------------------- the loop
 
 
+def _restore_adapter(model: Any, resume: Path | None, point: GridPoint, plan: StepPlan) -> _State:
+    """Load the checkpoint's adapter weights into ``model`` and return its loop state (fresh without one)."""
+    if resume is None:
+        return _State()
+    from peft import set_peft_model_state_dict
+    from peft.utils import load_peft_weights
+
+    set_peft_model_state_dict(model, load_peft_weights(str(resume), device="cpu"))
+    state = _State(**json.loads((resume / STATE_FILE).read_text()))
+    log.info("%s: resuming at step %d of %d from %s", point.name, state.step, plan.max_steps, resume)
+    return state
+
+
+def _restore_optimiser(resume: Path, optimizer: Any, scheduler: Any, hardware: Hardware) -> None:
+    """Load the checkpoint's optimiser, scheduler and random-number-generator states."""
+    import torch
+
+    device = hardware.accelerator.device
+    optimizer.load_state_dict(torch.load(resume / "optimizer.pt", map_location=device, weights_only=True))
+    scheduler.load_state_dict(torch.load(resume / "scheduler.pt", weights_only=True))
+    rng = torch.load(resume / "rng.pt", weights_only=False)
+    torch.set_rng_state(rng["cpu"])
+    if "cuda" in rng and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+def _accumulate_step(model: Any, train: Sequence[Encoded], batches: list[list[int]], tokens: int, pad_id: int,
+                     hardware: Hardware) -> float:
+    """Forward and backward passes over one step's micro-batches; returns the step's summed answer loss.
+
+    Gradients are synchronised across processes only on the last micro-batch.
+    """
+    acc = hardware.accelerator
+    step_loss = 0.0
+    for j, chunk in enumerate(batches):
+        batch = {k: v.to(acc.device) for k, v in collate([train[i] for i in chunk], pad_id).items()}
+        sync = nullcontext() if j == len(batches) - 1 else acc.no_sync(model)
+        with sync:
+            with acc.autocast():
+                loss_sum, _ = answer_loss_sum(model, batch)
+            acc.backward(loss_sum / tokens)
+        step_loss += float(loss_sum.detach())
+    return step_loss
+
+
+def _point_result(point: GridPoint, plan: StepPlan, state: _State) -> PointResult:
+    """The finished point's result from its loop state."""
+    history = tuple(Evaluation(**h) for h in state.history)
+    return PointResult(
+        name=point.name, lr=point.lr, rank=point.rank, best_val_loss=state.best_val_loss, best_step=state.best_step,
+        best_epoch=state.best_epoch, initial_val_loss=history[0].val_loss, steps=state.step, max_steps=plan.max_steps,
+        stopped_early=state.stopped_early, seconds=state.seconds, history=history,
+    )
+
+
+def _write_result(point_dir: Path, result: PointResult, hardware: Hardware) -> None:
+    """Write ``result.json`` (main process) and delete the checkpoints, then release the accelerator's memory."""
+    acc = hardware.accelerator
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        write_json_atomic(point_dir / RESULT_FILE, result.as_dict())
+        for name in (CHECKPOINT, CHECKPOINT + ".old", CHECKPOINT + ".tmp"):
+            shutil.rmtree(point_dir / name, ignore_errors=True)
+    acc.wait_for_everyone()
+    acc.free_memory()
+
+
 def train_point(
     model_spec: str,
     train: Sequence[Encoded],
@@ -338,8 +405,6 @@ def train_point(
     ``point_dir/result.json``; the best adapter is in ``point_dir/best``.
     """
     import torch
-    from peft import set_peft_model_state_dict
-    from peft.utils import load_peft_weights
     from tqdm.auto import tqdm
     from transformers import get_scheduler
 
@@ -350,23 +415,14 @@ def train_point(
     point_dir.mkdir(parents=True, exist_ok=True)
     plan = step_plan(recipe, len(train), acc.num_processes)
     model = lora_model(model_spec, point, recipe, hardware, trust_remote_code)
-    state = _State()
     resume = _checkpoint_dir(point_dir)
-    if resume is not None:
-        set_peft_model_state_dict(model, load_peft_weights(str(resume), device="cpu"))
-        state = _State(**json.loads((resume / STATE_FILE).read_text()))
-        log.info("%s: resuming at step %d of %d from %s", point.name, state.step, plan.max_steps, resume)
+    state = _restore_adapter(model, resume, point, plan)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=point.lr, weight_decay=recipe.weight_decay)
     scheduler = get_scheduler(recipe.scheduler, optimizer, num_warmup_steps=plan.warmup_steps, num_training_steps=plan.max_steps)
     model, optimizer = acc.prepare(model, optimizer)
     if resume is not None:
-        optimizer.load_state_dict(torch.load(resume / "optimizer.pt", map_location=acc.device, weights_only=True))
-        scheduler.load_state_dict(torch.load(resume / "scheduler.pt", weights_only=True))
-        rng = torch.load(resume / "rng.pt", weights_only=False)
-        torch.set_rng_state(rng["cpu"])
-        if "cuda" in rng and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+        _restore_optimiser(resume, optimizer, scheduler, hardware)
     model.train()
 
     if not state.history:
@@ -381,15 +437,7 @@ def train_point(
             indices = step_examples(plan, recipe.seed, state.step, len(train), acc.num_processes)
             batches = micro_batches(indices, recipe, acc.process_index, acc.num_processes)
             tokens = sum(train[i].n_answer for chunk in batches for i in chunk)
-            step_loss = 0.0
-            for j, chunk in enumerate(batches):
-                batch = {k: v.to(acc.device) for k, v in collate([train[i] for i in chunk], pad_id).items()}
-                sync = nullcontext() if j == len(batches) - 1 else acc.no_sync(model)
-                with sync:
-                    with acc.autocast():
-                        loss_sum, _ = answer_loss_sum(model, batch)
-                    acc.backward(loss_sum / tokens)
-                step_loss += float(loss_sum.detach())
+            step_loss = _accumulate_step(model, train, batches, tokens, pad_id, hardware)
             if recipe.max_grad_norm > 0:
                 acc.clip_grad_norm_(params, recipe.max_grad_norm)
             optimizer.step()
@@ -411,19 +459,8 @@ def train_point(
     finally:
         bar.close()
     state.seconds = time.monotonic() - started
-    history = tuple(Evaluation(**h) for h in state.history)
-    result = PointResult(
-        name=point.name, lr=point.lr, rank=point.rank, best_val_loss=state.best_val_loss, best_step=state.best_step,
-        best_epoch=state.best_epoch, initial_val_loss=history[0].val_loss, steps=state.step, max_steps=plan.max_steps,
-        stopped_early=state.stopped_early, seconds=state.seconds, history=history,
-    )
-    acc.wait_for_everyone()
-    if acc.is_main_process:
-        write_json_atomic(point_dir / RESULT_FILE, result.as_dict())
-        for name in (CHECKPOINT, CHECKPOINT + ".old", CHECKPOINT + ".tmp"):
-            shutil.rmtree(point_dir / name, ignore_errors=True)
-    acc.wait_for_everyone()
-    acc.free_memory()
+    result = _point_result(point, plan, state)
+    _write_result(point_dir, result, hardware)
     return result
 
 

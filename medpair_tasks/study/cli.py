@@ -195,18 +195,19 @@ def run_main(argv: list[str] | None = None) -> int:
     """``medpair run``: returns the exit status."""
     parser = build_run_parser()
     args = parser.parse_args(argv)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.WARNING, format="medpair: %(levelname)s: %(message)s")
-        for name in ("medpair_tasks", "medpair_stats"):
-            logging.getLogger(name).setLevel(logging.INFO)
-    from medpair_tasks.study.demo import data_dir_set, prepare_demo
+    from medpair_stats.clilog import command_logging
 
-    data_dir = prepare_demo(args) if args.demo else None
-    missing = [name for name in ("medical", "base", "tasks") if not getattr(args, name)]
-    if missing:
-        parser.error(f"give {', '.join('--' + m for m in missing)} (or --demo)")
-    with data_dir_set(data_dir):
-        return _run_study(args)
+    # medpair's own INFO messages are shown only with medpair's handler, not under a caller's configuration
+    levels = None if logging.getLogger().handlers else dict.fromkeys(("medpair_tasks", "medpair_stats"), logging.INFO)
+    with command_logging("medpair: %(levelname)s: %(message)s", logging.WARNING, levels):
+        from medpair_tasks.study.demo import data_dir_set, prepare_demo
+
+        data_dir = prepare_demo(args) if args.demo else None
+        missing = [name for name in ("medical", "base", "tasks") if not getattr(args, name)]
+        if missing:
+            parser.error(f"give {', '.join('--' + m for m in missing)} (or --demo)")
+        with data_dir_set(data_dir):
+            return _run_study(args)
 
 
 def _run_study(args: argparse.Namespace) -> int:

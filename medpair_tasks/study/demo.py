@@ -117,13 +117,13 @@ def write_medqa(folder: Path, make: QuestionMaker, sizes: dict[str, int], n_opti
     """MedQA release files (``train/dev/test.jsonl``, fields question/answer/options/answer_idx)."""
     folder.mkdir(parents=True, exist_ok=True)
     for split, n in sizes.items():
-        with (folder / f"{split}.jsonl").open("w", encoding="utf-8") as fh:
+        with (folder / f"{split}.jsonl").open("w", encoding="utf-8") as handle:
             for _ in range(n):
                 question, options, answer = make(n_options)
                 letters = LETTERS[:n_options]
                 row = {"question": question, "answer": options[answer], "options": dict(zip(letters, options)),
                        "meta_info": "step1", "answer_idx": letters[answer]}
-                fh.write(json.dumps(row) + "\n")
+                handle.write(json.dumps(row) + "\n")
 
 
 def write_mmlu(folder: Path, make: QuestionMaker, subjects: tuple[str, ...], sizes: dict[str, int]) -> None:
@@ -131,8 +131,8 @@ def write_mmlu(folder: Path, make: QuestionMaker, subjects: tuple[str, ...], siz
     for split, n in sizes.items():
         (folder / split).mkdir(parents=True, exist_ok=True)
         for subject in subjects:
-            with (folder / split / f"{subject}_{split}.csv").open("w", newline="", encoding="utf-8") as fh:
-                writer = csv.writer(fh)
+            with (folder / split / f"{subject}_{split}.csv").open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
                 for _ in range(n):
                     question, options, answer = make(4)
                     writer.writerow([question, *options, LETTERS[answer]])

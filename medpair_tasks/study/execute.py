@@ -66,7 +66,7 @@ def load_model(spec: ModelSpec, options: EvalOptions) -> Any:
 
 
 def run_shard(
-    lm: Any,
+    language_model: Any,
     spec: ModelSpec,
     shard: Shard,
     out_dir: Path,
@@ -93,7 +93,7 @@ def run_shard(
     tmp = scratch_dir(out_dir, shard.id)
     tracker = EvaluationTracker(output_path=str(tmp))
     results = simple_evaluate(
-        model=lm,
+        model=language_model,
         model_args=spec.model_args,
         tasks=list(shard.tasks),
         task_manager=manager,

@@ -51,14 +51,14 @@ SAMPLE_BYTES = 64 * 1024
 def _file_samples(path: Path, digest: Any) -> None:
     """Feed ``N_SAMPLES`` evenly spaced chunks of ``path`` (all of it when small) into ``digest``."""
     size = path.stat().st_size
-    with path.open("rb") as fh:
+    with path.open("rb") as handle:
         if size <= N_SAMPLES * SAMPLE_BYTES:
-            digest.update(fh.read())
+            digest.update(handle.read())
             return
         step = (size - SAMPLE_BYTES) // (N_SAMPLES - 1)
         for number in range(N_SAMPLES):
-            fh.seek(number * step)
-            digest.update(fh.read(SAMPLE_BYTES))
+            handle.seek(number * step)
+            digest.update(handle.read(SAMPLE_BYTES))
 
 
 def folder_fingerprint(folder: Path) -> str:

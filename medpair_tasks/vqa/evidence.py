@@ -49,7 +49,7 @@ class Evidence:
 
     def entries_for(self, dataset: str) -> int:
         """How many lines apply to ``dataset``."""
-        return sum(1 for ds, _ in self.findings if ds in (None, dataset))
+        return sum(1 for entry_dataset, _ in self.findings if entry_dataset in (None, dataset))
 
 
 def _line(obj: Any, where: str) -> tuple[tuple[str | None, str], str]:

@@ -53,8 +53,8 @@ class ZipImages:
     def __init__(self, archive: Path, prefixes: tuple[str, ...] = ("",)) -> None:
         self.archive = Path(archive)
         self.prefixes = prefixes
-        with zipfile.ZipFile(self.archive) as zf:
-            self._names = {name for name in zf.namelist() if not name.endswith("/")}
+        with zipfile.ZipFile(self.archive) as archive_file:
+            self._names = {name for name in archive_file.namelist() if not name.endswith("/")}
 
     def _member(self, ref: str) -> str:
         for prefix in self.prefixes:
@@ -66,8 +66,8 @@ class ZipImages:
         return matches[0]
 
     def read(self, ref: str) -> bytes:
-        with zipfile.ZipFile(self.archive) as zf:
-            return zf.read(self._member(ref))
+        with zipfile.ZipFile(self.archive) as archive_file:
+            return archive_file.read(self._member(ref))
 
 
 def table_ref(split: str, row: int, column: str) -> str:

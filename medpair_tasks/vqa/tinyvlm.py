@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from medpair_tasks.tinymodels import CORPUS, MEDICAL_TEXT, train_and_save, train_tokenizer
+from medpair_tasks.tinymodels import CORPUS, MEDICAL_TEXT, own_torch_rng, train_and_save, train_tokenizer
 from medpair_tasks.vqa.items import IMAGE_PLACEHOLDER
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ VQA_TEXT = (
 )
 
 
+@own_torch_rng
 def build_vlm_base(out: Path, seed: int = 0) -> Path:
     """Write the random-weight tiny LLaVA model and its processor to ``out``."""
     import torch
@@ -81,6 +82,7 @@ def build_vlm_base(out: Path, seed: int = 0) -> Path:
     return out
 
 
+@own_torch_rng
 def build_vlm_medical(base: Path, out: Path, steps: int = 20, seed: int = 0) -> Path:
     """Write ``base`` after ``steps`` AdamW steps on :data:`VQA_TEXT` with random images."""
     import numpy as np
