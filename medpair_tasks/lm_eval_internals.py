@@ -48,8 +48,10 @@ lm-eval's main branch where it can be installed (``.ci/run``). The dependencies 
    installed lm-eval does not read it, :func:`adapt_task_manager` adds medpair's tasks itself.
 9. ``lm_eval.evaluator.add_env_info``: replaced, during a study, by a version that records the
    software environment once (:func:`environment_recorded_once`).
-10. ``ConfigurableTask.fewshot_context`` takes its demonstrations from ``self.sampler.sample(n=…)``
-    and a ``first_n`` sampler keeps the few-shot split in ``.df``: medpair chooses each item's
+10. ``fewshot_config: {split: …}`` names the few-shot split (lm-eval 0.4.12 ignored it unless a
+    top-level ``fewshot_split`` was set too, and drew demonstrations from the scored split),
+    a ``first_n`` sampler keeps that split in ``.df``, and ``ConfigurableTask.fewshot_context``
+    takes its demonstrations from ``self.sampler.sample(n=…)``: medpair chooses each item's
     demonstrations itself and hands them to lm-eval's prompt builder
     (:func:`fewshot_pool`, :func:`showing_demonstrations`).
 11. ``evaluate`` calls each task's ``dump_config`` after it has built the task's requests: the

@@ -100,8 +100,10 @@ def test_2_index_entries_equal_lm_evals_own_index():
         assert door.read_task_yaml(files[0])["metadata"]["dataset"]
 
 
-def test_3_from_cli_builds_the_config_the_guard_reads():
-    with depends_on(3, "EvaluatorConfig of config/evaluate_config.py (from_cli, its fields)"):
+def test_3_from_cli_builds_the_config_the_guard_reads(tmp_path):
+    run_file = tmp_path / "run.yaml"
+    run_file.write_text("model: hf\nmodel_args: pretrained=from-file\ntasks: [medpair_pubmedqa]\n")
+    with depends_on(3, "EvaluatorConfig of config/evaluate_config.py (from_cli, load_yaml_config, its fields)"):
         config_class = door.evaluator_config_class()
         door.install()
         assert getattr(config_class.from_cli, door._MARK, False)
@@ -109,6 +111,9 @@ def test_3_from_cli_builds_the_config_the_guard_reads():
                                            "--model_a", "base_url=http://b", "--tas", "medpair_pubmedqa"])
         config = config_class.from_cli(args)
         assert config.model_args["base_url"] == "http://b" and config.tasks
+        assert door.config_file_tasks(str(run_file)) == ["medpair_pubmedqa"]
+        _, from_file = door.parse_lm_eval_args(["--config", str(run_file)])
+        assert config_class.from_cli(from_file).model_args == {"pretrained": "from-file"}
         unknown = set(door._field_defaults(config_class)) - SAFE_OPTIONS
         assert unknown == {"wandb_args", "wandb_config_args", "hf_hub_log_args", "trackio_args"}, unknown
 
@@ -193,7 +198,7 @@ def _toy_config(tmp_path: Path, name: str = "medpair_door_toy", rows: list[dict]
         files[split] = tmp_path / f"{name}_{split}.jsonl"
         files[split].write_text("".join(json.dumps(row) + "\n" for row in data))
     return {"task": name, "dataset_path": "json", "dataset_kwargs": {"data_files": {k: str(v) for k, v in files.items()}},
-            "test_split": "test", "fewshot_split": "train", "fewshot_config": {"sampler": "first_n"},
+            "test_split": "test", "fewshot_config": {"split": "train", "sampler": "first_n"},  # as medpair's YAMLs
             "output_type": "multiple_choice", "doc_to_text": "{{ question }}", "doc_to_choice": ["no", "yes"],
             "doc_to_target": "{{ answer }}", "metadata": {"version": 0}, **fields}
 
@@ -223,8 +228,8 @@ def _constant_lm() -> Any:
 
 
 def test_10_fewshot_context_shows_the_demonstrations_medpair_hands_it(tmp_path):
-    with depends_on(10, "ConfigurableTask.fewshot_context taking its demonstrations from self.sampler.sample(n=...), "
-                        "or FirstNSampler keeping the few-shot split in .df"):
+    with depends_on(10, "the few-shot split named by fewshot_config.split, FirstNSampler keeping it in .df, or "
+                        "ConfigurableTask.fewshot_context taking its demonstrations from self.sampler.sample(n=...)"):
         task = _toy_task(tmp_path, num_fewshot=2)
         pool = door.fewshot_pool(task)
         assert [shot["question"] for shot in pool] == ["shot 0", "shot 1", "shot 2"]
