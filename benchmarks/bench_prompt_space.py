@@ -31,7 +31,6 @@ import importlib
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 def _median_seconds(work: Callable[[], Any], runs: int) -> float:
