@@ -1,28 +1,72 @@
 """The one door to lm-eval's internals.
 
 Every import of a private lm-eval module and every change medpair makes to lm-eval's behaviour
-lives in this module; the rest of medpair uses lm-eval's public API (``simple_evaluate``,
-``TaskManager(...)``, ``get_model``, ``lm_eval.loggers``) or the functions below.
-``tests/test_lm_eval_internals.py`` has one test per dependency, so that an lm-eval release that
-changes one fails there, loudly, instead of somewhere downstream. The dependencies (lm-eval 0.4.13):
+lives in this module (and in :mod:`medpair_tasks._startup`, the start-up hook that names the
+modules :func:`adapt_module` adapts, so that a process need not import this module to watch for
+them); the rest of medpair, its tests and its benchmarks use lm-eval's public API or the
+functions below.
+
+**lm-eval's public API**, as medpair reads it (what lm-eval documents for users and extenders):
+
+- ``lm_eval.simple_evaluate`` / ``lm_eval.evaluate`` and the module ``lm_eval.evaluator`` that
+  defines them; the ``lm_eval`` command (``lm_eval.__main__.cli_evaluate``);
+- ``lm_eval.tasks.TaskManager`` (constructor arguments, ``task_index``, ``all_tasks``,
+  ``all_subtasks``, ``all_groups``, ``all_tags``, ``load``, ``load_task_or_group``) and
+  ``lm_eval.tasks.get_task_dict``;
+- ``lm_eval.api.*``: the task, sampler, model, instance, metric, filter and registry classes and
+  functions that task and model authors subclass or call (``ConfigurableTask``,
+  ``FirstNSampler``, ``LM``, ``CachingLM``, ``get_model``, ``register_model`` …);
+- ``lm_eval.models.*``: the model classes (``huggingface.HFLM``, ``hf_vlms.HFMultimodalLM``,
+  ``api_models.TemplateAPI``) and ``MODEL_MAPPING``;
+- ``lm_eval.loggers`` (``EvaluationTracker``).
+
+Everything else is internal: ``lm_eval.utils``, ``lm_eval.config``, ``lm_eval._cli``,
+``lm_eval.tasks.manager`` / ``_index`` / ``_yaml_loader``, ``lm_eval.loggers.evaluation_tracker``,
+and undocumented attributes or call orders of public classes. ``tests/test_lm_eval_internals.py``
+checks that nothing outside the door names an internal, and has one test per dependency below
+(marked ``lmeval``), so that an lm-eval release that changes one fails there, loudly, with the
+dependency's number, name and the installed lm-eval version, instead of somewhere downstream.
+CI runs those tests against the oldest and newest lm-eval that ``setup.cfg`` allows and against
+lm-eval's main branch where it can be installed (``.ci/run``). The dependencies (lm-eval 0.4.13):
 
 1. ``lm_eval.tasks.manager.TaskManager``: its constructor's arguments and the attributes it keeps
    its index in (``_index``, ``_all_tasks``, ``_all_subtasks``, ``_all_groups``, ``_all_tags``);
    medpair wraps ``__init__`` to add its own tasks (:func:`adapt_task_manager`).
 2. ``lm_eval.tasks._index`` (``Kind``, ``TaskIndex.build`` / ``process_cfg``) and
-   ``lm_eval.tasks._yaml_loader.load_yaml``: indexing chosen medpair YAML files.
+   ``lm_eval.tasks._yaml_loader.load_yaml``: indexing chosen medpair YAML files, reading a task
+   YAML as lm-eval does (:func:`read_task_yaml`, :func:`lm_eval_index`).
 3. ``lm_eval.config.evaluate_config.EvaluatorConfig.from_cli``: wrapped, so that the clinical-data
    guard reads lm-eval's own parsed command line (abbreviations, merged ``model_args``, ``--config``).
 4. ``lm_eval.evaluator.simple_evaluate`` and ``evaluate``: wrapped by the same guard (Python API).
 5. ``lm_eval._cli.harness.HarnessCLI`` with its private ``_parser`` / ``_subparsers``:
    ``medpair eval`` parses its arguments with lm-eval's parser.
-6. ``lm_eval.utils.apply_template`` / ``env``: replaced by a cached compilation (same text).
+6. ``lm_eval.utils.apply_template`` / ``env``: replaced by a cached compilation (same text);
+   ``env`` also renders training prompts exactly as tasks render them (:func:`prompt_environment`).
 7. ``lm_eval.models.MODEL_MAPPING`` and ``lm_eval.models.api_models.TemplateAPI``: what kind of
    model an ``LM`` object handed to the Python API is.
 8. The ``lm_eval.tasks`` entry-point group of lm-eval's plugin proposal (PR #4015): while the
    installed lm-eval does not read it, :func:`adapt_task_manager` adds medpair's tasks itself.
 9. ``lm_eval.evaluator.add_env_info``: replaced, during a study, by a version that records the
    software environment once (:func:`environment_recorded_once`).
+10. ``fewshot_config: {split: …}`` names the few-shot split (lm-eval 0.4.12 ignored it unless a
+    top-level ``fewshot_split`` was set too, and drew demonstrations from the scored split),
+    a ``first_n`` sampler keeps that split in ``.df``, and ``ConfigurableTask.fewshot_context``
+    takes its demonstrations from ``self.sampler.sample(n=…)``: medpair chooses each item's
+    demonstrations itself and hands them to lm-eval's prompt builder
+    (:func:`fewshot_pool`, :func:`showing_demonstrations`).
+11. ``evaluate`` calls each task's ``dump_config`` after it has built the task's requests: the
+    clinical tasks report what truncation did in ``dump_config``
+    (:meth:`medpair_tasks.clinical.task.ClinicalTask.dump_config`).
+12. lm-eval merges ``--model_args`` into every task's metadata when it builds the task manager:
+    the command line always does, ``simple_evaluate`` only when no ``task_manager`` is passed. The
+    clinical truncation budget reads the model there
+    (:func:`medpair_tasks.clinical.truncate.resolve_budget`).
+13. ``lm_eval.utils`` helpers whose output medpair must reproduce: ``handle_non_serializable``
+    (how documents are written, hence ``doc_hash``: :func:`json_default`),
+    ``convert_pil_to_hash`` (how images are logged: :func:`image_hash`),
+    ``simple_parse_args_string`` (:func:`parse_model_args`), ``setup_logging`` (:func:`run_lm_eval`).
+14. ``lm_eval.loggers.evaluation_tracker.datetime``: the clock of the tracker's file names,
+    fixed by the tests' synthetic lm-eval output (:func:`tracker_clock`).
 """
 
 from __future__ import annotations
@@ -120,7 +164,6 @@ def _entries(files: tuple[Path, ...] | None) -> dict[str, Any]:
     it); the other files (defaults and groups, ~70) are parsed as lm-eval's own index parses them.
     """
     from lm_eval.tasks._index import Entry, TaskIndex
-    from lm_eval.tasks._yaml_loader import load_yaml
 
     from medpair_tasks.registry import is_candidate_file, task_files
 
@@ -128,11 +171,11 @@ def _entries(files: tuple[Path, ...] | None) -> dict[str, Any]:
     kinds: dict[str, Any] = {}
     for path in sorted(task_files().values() if files is None else files):
         if not is_candidate_file(path):
-            TaskIndex.process_cfg(load_yaml(path, resolve_func=False, recursive=True), path, index)
+            TaskIndex.process_cfg(read_task_yaml(path), path, index)
             continue
         includes = next((line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("include:")), "")
         if includes not in kinds:
-            kinds[includes] = TaskIndex._kind_of(load_yaml(path, resolve_func=False, recursive=True))
+            kinds[includes] = TaskIndex._kind_of(read_task_yaml(path))
         index[path.stem] = Entry(name=path.stem, kind=kinds[includes], yaml_path=path)
     return index
 
@@ -210,11 +253,95 @@ def is_group_entry(entry: Any) -> bool:
     return entry.kind == Kind.GROUP
 
 
-def read_task_yaml(path: Path) -> dict[str, Any]:
-    """A task YAML as lm-eval reads it for its index (includes merged, ``!function`` left unresolved)."""
+def is_task_entry(entry: Any) -> bool:
+    """Whether an index entry of a task manager is a task (YAML-configured or a Python class)."""
+    from lm_eval.tasks._index import Kind
+
+    return entry.kind in (Kind.TASK, Kind.PY_TASK)
+
+
+def read_task_yaml(path: Path, resolve_functions: bool = False) -> dict[str, Any]:
+    """A task YAML as lm-eval reads it: includes merged; ``!function`` left unresolved (as for its
+    index) or resolved to the callables (as when it builds the task)."""
     from lm_eval.tasks._yaml_loader import load_yaml
 
-    return load_yaml(path, resolve_func=False, recursive=True)
+    return load_yaml(path, resolve_func=resolve_functions, recursive=True)
+
+
+def lm_eval_index(folders: Iterable[Path]) -> dict[str, Any]:
+    """lm-eval's own index of the YAML files under ``folders`` (name → entry with ``kind``, ``yaml_path``)."""
+    from lm_eval.tasks._index import TaskIndex
+
+    return dict(TaskIndex.build(list(folders)))
+
+
+def lm_eval_version() -> str:
+    """The installed lm-eval's version (for messages about a changed internal)."""
+    from importlib import metadata
+
+    return metadata.version("lm_eval")
+
+
+# --------------------------------------------------------------------------- demonstrations (10)
+def fewshot_pool(task: Any) -> list[Any] | None:
+    """The few-shot split of a task built with the deterministic ``first_n`` sampler (None otherwise)."""
+    from lm_eval.api.samplers import FirstNSampler
+
+    sampler = getattr(task, "sampler", None)
+    return list(sampler.df) if isinstance(sampler, FirstNSampler) else None
+
+
+@contextmanager
+def showing_demonstrations(task: Any, docs: Iterable[Any]) -> Iterator[None]:
+    """Inside the block, lm-eval's ``fewshot_context`` of ``task`` shows exactly ``docs``, in order.
+
+    lm-eval hands its sampler the scored document only when the demonstrations come from the
+    scored split, so a sampler alone cannot choose per item; medpair chooses, and lm-eval renders.
+    """
+    from lm_eval.api.samplers import FirstNSampler
+
+    shared = getattr(task, "sampler", None)
+    task.sampler = FirstNSampler(list(docs))
+    try:
+        yield
+    finally:
+        task.sampler = shared
+
+
+# --------------------------------------------------------------------------- lm-eval's helpers (13, 14)
+def json_default(value: Any) -> Any:
+    """How lm-eval writes values JSON cannot (``default=`` of its ``json.dumps``; ``doc_hash`` uses it)."""
+    from lm_eval.utils import handle_non_serializable
+
+    return handle_non_serializable(value)
+
+
+def image_hash(image: Any) -> str:
+    """How lm-eval logs an image of a multimodal document."""
+    from lm_eval.utils import convert_pil_to_hash
+
+    return convert_pil_to_hash(image)
+
+
+def prompt_environment() -> Any:
+    """lm-eval's Jinja2 environment, in which task prompts are rendered (StrictUndefined, trailing newlines kept)."""
+    import lm_eval.utils
+
+    return lm_eval.utils.env
+
+
+@contextmanager
+def tracker_clock(clock: Any) -> Iterator[None]:
+    """Inside the block, lm-eval's ``EvaluationTracker`` reads the time from ``clock`` (a ``datetime``
+    stand-in) when it names its files: for reproducible synthetic output in tests."""
+    import lm_eval.loggers.evaluation_tracker as tracker_module
+
+    original = tracker_module.datetime
+    tracker_module.datetime = clock
+    try:
+        yield
+    finally:
+        tracker_module.datetime = original
 
 
 # --------------------------------------------------------------------------- prompt templates (6)
@@ -233,6 +360,17 @@ def quiet_lm_eval_notices() -> None:
 
 
 @cache
+def _template_compiler() -> Callable[[str], Any]:
+    """``env.from_string`` of lm-eval's environment, cached by template text."""
+    return lru_cache(maxsize=1024)(prompt_environment().from_string)
+
+
+def template_cache_info() -> Any:
+    """Hits and misses of the cached template compilation (``functools`` cache info)."""
+    return _template_compiler().cache_info()  # type: ignore[attr-defined]
+
+
+@cache
 def cache_prompt_templates() -> None:
     """Compile each Jinja2 prompt template once instead of once per rendering.
 
@@ -242,7 +380,7 @@ def cache_prompt_templates() -> None:
     """
     import lm_eval.utils
 
-    compiled = lru_cache(maxsize=1024)(lm_eval.utils.env.from_string)
+    compiled = _template_compiler()
 
     def apply_template(template: str, doc: dict) -> str:
         return compiled(template).render(**doc)
@@ -384,11 +522,16 @@ def parse_lm_eval_args(argv: list[str]) -> Any:
     return cli, cli._parser.parse_args(argv)
 
 
-def config_file_tasks(path: str) -> Any:
-    """The ``tasks`` of an lm-eval ``--config`` YAML file, read by lm-eval's reader."""
+def evaluator_config_class() -> type:
+    """lm-eval's ``EvaluatorConfig``: the configuration its ``run`` command builds (``from_cli``)."""
     from lm_eval.config.evaluate_config import EvaluatorConfig
 
-    return EvaluatorConfig.load_yaml_config(path).get("tasks")
+    return EvaluatorConfig
+
+
+def config_file_tasks(path: str) -> Any:
+    """The ``tasks`` of an lm-eval ``--config`` YAML file, read by lm-eval's reader."""
+    return evaluator_config_class().load_yaml_config(path).get("tasks")
 
 
 def run_lm_eval(cli: Any, args: Any) -> None:

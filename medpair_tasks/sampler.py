@@ -4,8 +4,9 @@ lm-eval 0.4.13 hands its few-shot sampler the scored document only when demonstr
 from the scored split (``ConfigurableTask.fewshot_context``); medpair's come from a separate
 ``fewshot`` split, so a sampler alone cannot see which item it serves. :class:`SourceDisjointTask`,
 the base of medpair's task classes, replaces the YAML's ``first_n`` sampler by a
-:class:`SourceDisjointSampler` over the same split and, while it builds a prompt, shows lm-eval
-a ``first_n`` sampler over that item's own demonstrations. Nothing in lm-eval is patched.
+:class:`SourceDisjointSampler` over the same split, chooses each item's demonstrations itself
+and hands them to lm-eval's prompt builder (:meth:`SourceDisjointTask.context_with`, through
+:func:`medpair_tasks.lm_eval_internals.showing_demonstrations`). Nothing in lm-eval is patched.
 
 Task metadata switch ``fewshot_rule``:
 
@@ -28,6 +29,7 @@ from lm_eval.api.samplers import FirstNSampler
 from lm_eval.api.task import ConfigurableTask
 
 from medpair_tasks.fewshot import Doc, disjoint_positions, fewshot_rule, shared_source_demonstrations
+from medpair_tasks.lm_eval_internals import fewshot_pool, showing_demonstrations
 
 class SourceDisjointSampler(FirstNSampler):
     """``first_n`` over the seed's ranking, skipping what shares a source with the scored document."""
@@ -56,10 +58,10 @@ class SourceDisjointTask(ConfigurableTask):
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config=config)
-        sampler = getattr(self, "sampler", None)
-        if isinstance(sampler, FirstNSampler):
+        pool = fewshot_pool(self)
+        if pool is not None:
             fixed = fewshot_rule(self.config.metadata or {}) == "fixed_draws"
-            self.sampler = SourceDisjointSampler(sampler.df, fixed_draws=fixed)
+            self.sampler = SourceDisjointSampler(pool, fixed_draws=fixed)
         elif (self.config.num_fewshot or 0) > 0:
             raise ValueError(f"{self.config.task}: medpair's demonstrations need the deterministic 'first_n' sampler")
 
@@ -75,11 +77,16 @@ class SourceDisjointTask(ConfigurableTask):
         shared = getattr(self, "sampler", None)
         if num_fewshot <= 0 or not isinstance(shared, SourceDisjointSampler):
             return super().fewshot_context(doc, num_fewshot, *args, **kwargs)
-        self.sampler = FirstNSampler(shared.sample(n=num_fewshot, eval_doc=doc))
-        try:
-            return super().fewshot_context(doc, num_fewshot, *args, **kwargs)
-        finally:
-            self.sampler = shared
+        return self.context_with(doc, shared.sample(n=num_fewshot, eval_doc=doc), *args, **kwargs)
+
+    def context_with(self, doc: dict, demonstrations: Sequence[Doc], *args: Any, **kwargs: Any) -> Any:
+        """lm-eval's prompt of ``doc`` showing exactly ``demonstrations`` before it, in order.
+
+        ``args`` / ``kwargs`` are the rest of ``fewshot_context``'s arguments (system instruction,
+        chat template …).
+        """
+        with showing_demonstrations(self, demonstrations):
+            return super().fewshot_context(doc, len(demonstrations), *args, **kwargs)
 
     def fewshot_sources(self) -> dict[str, Any]:
         """What the few-shot rule did for the scored items (see module doc); empty for zero-shot."""

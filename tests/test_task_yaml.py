@@ -5,14 +5,13 @@ from __future__ import annotations
 import importlib
 
 import pytest
-from lm_eval.tasks._index import Kind
 
 from medpair_tasks.formats import format_from_id
+from medpair_tasks.lm_eval_internals import is_group_entry, is_task_entry
 from medpair_tasks.registry import task_manager, task_path
 from medpair_tasks.taskspec import parse_candidate
 
 generator = importlib.import_module("medpair_task_yaml._generate")
-TASK_KINDS = (Kind.TASK, Kind.PY_TASK)  # the VQA tasks are lm-eval Python tasks (``class:``)
 
 
 def test_generated_files_are_current():
@@ -29,7 +28,7 @@ def test_every_yaml_is_indexed(index):
     yaml_files = sorted(task_path().rglob("*.yaml"))
     assert len(index) == len(yaml_files) == 6189
     assert {e.yaml_path.resolve() for e in index.values()} == {p.resolve() for p in yaml_files}
-    groups = sorted(n for n, e in index.items() if e.kind == Kind.GROUP)
+    groups = sorted(n for n, e in index.items() if is_group_entry(e))
     assert groups == ["medpair_knowledge", "medpair_knowledge_gen", "medpair_longhealth", "medpair_longhealth_gen",
                       "medpair_mmlu_medical", "medpair_mmlu_medical_gen", "medpair_mmmu_health", "medpair_n2c2_obesity",
                       "medpair_n2c2_obesity_gen", "medpair_pathvqa", "medpair_slake", "medpair_vqa", "medpair_vqa_rad"]
@@ -37,7 +36,7 @@ def test_every_yaml_is_indexed(index):
 
 def test_names_match_metadata(index):
     for name, entry in index.items():
-        if entry.kind not in TASK_KINDS:
+        if not is_task_entry(entry):  # the VQA tasks are lm-eval Python tasks (``class:``): tasks too
             continue
         meta = entry.cfg["metadata"]
         assert format_from_id(meta["format"]).spec == meta["format_spec"]
@@ -56,7 +55,7 @@ def test_names_match_metadata(index):
 def test_every_task_builds_and_never_shows_a_scored_item_as_a_shot(use_data, role):
     """All 6,176 tasks build on the fixture data; no demonstration is a scored item (3-shot)."""
     manager = task_manager(metadata={"role": role})
-    names = sorted(n for n, e in manager.task_index.items() if e.kind in TASK_KINDS)
+    names = sorted(n for n, e in manager.task_index.items() if is_task_entry(e))
     tasks = manager.load(names)["tasks"]
     assert len(tasks) == len(names) == 6176
     three_shot = 0

@@ -51,8 +51,6 @@ class ClinicalTask(SourceDisjointTask):
         # set before lm-eval's __init__, which renders a document to inspect the task
         self._side = truncation_side(config.get("metadata") or {})
         self._budget: Budget | None | bool = False  # False: not resolved yet
-        self._caps: dict[tuple[str, str], int] | None = None
-        self._seen: dict[tuple[str, str], dict[str, Any]] | None = None
         self._cut_items: dict[str, bool] = {}
         self._demo_cuts = 0
         self._overflow: list[str] = []
@@ -102,16 +100,27 @@ class ClinicalTask(SourceDisjointTask):
         assert budget is not None
         return budget.counter.count(self._note_text(doc, None))
 
+    def _shown(self, doc: dict[str, Any], caps: dict[tuple[str, str], int]) -> dict[str, Any]:
+        """``doc`` as the prompt shows it: LongHealth documents packed into ``context``, the note cut
+        to its cap in ``caps`` (if any). The logged document is never this copy."""
+        cap = caps.get(_note_id(doc))
+        if not doc.get("documents") and cap is None:
+            return doc
+        shown = {key: value for key, value in doc.items() if key != "documents"}
+        shown["context"] = self._note_text(doc, cap)
+        return shown
+
     def doc_to_text(self, doc: Any, doc_to_text: Any = None) -> Any:
-        """The prompt text of ``doc`` with its note as the current truncation plan says."""
-        if isinstance(doc, dict) and ("context" in doc or "documents" in doc):
-            key = _note_id(doc)
-            if self._seen is not None:
-                self._seen[key] = doc
-            cap = None if self._caps is None else self._caps.get(key)
-            if doc.get("documents") or cap is not None:
-                doc = {**doc, "context": self._note_text(doc, cap)}
+        """The prompt text of ``doc``, LongHealth documents packed into its note (uncut)."""
+        if isinstance(doc, dict) and doc.get("documents"):
+            doc = self._shown(doc, {})
         return super().doc_to_text(doc, doc_to_text)
+
+    def _render(self, doc: dict, demonstrations: list[dict], caps: dict[tuple[str, str], int],
+                args: tuple, kwargs: dict) -> Any:
+        """lm-eval's prompt of ``doc`` after ``demonstrations``, every note cut as ``caps`` says."""
+        shown = [self._shown(demo, caps) for demo in demonstrations]
+        return self.context_with(self._shown(doc, caps), shown, *args, **kwargs)
 
     def fewshot_context(self, doc: dict, num_fewshot: int, *args: Any, **kwargs: Any) -> Any:
         """lm-eval's prompt of ``doc``, with the notes cut so that it fits the model's context."""
@@ -122,12 +131,9 @@ class ClinicalTask(SourceDisjointTask):
         if budget is None:
             return super().fewshot_context(doc, num_fewshot, *args, **kwargs)
         limit = budget.max_length - self._reserve() - MARGIN
-        self._seen, self._caps = {}, None
-        try:
-            prompt = super().fewshot_context(doc, num_fewshot, *args, **kwargs)
-            notes = dict(self._seen)
-        finally:
-            self._seen = None
+        demonstrations = self.demonstrations(doc, num_fewshot)
+        notes = {_note_id(note): note for note in [*demonstrations, doc] if "context" in note or "documents" in note}
+        prompt = self._render(doc, demonstrations, {}, args, kwargs)
         total = self._count(prompt, budget)
         item = str(doc.get("item_key"))
         if total <= limit:
@@ -138,11 +144,8 @@ class ClinicalTask(SourceDisjointTask):
         for _ in range(MAX_ROUNDS):
             cap = water_fill(list(lengths.values()), available)
             cap = 0 if cap is None else cap
-            self._caps = {key: cap for key, length in lengths.items() if length > cap}
-            try:
-                prompt = super().fewshot_context(doc, num_fewshot, *args, **kwargs)
-            finally:
-                caps, self._caps = self._caps, None
+            caps = {key: cap for key, length in lengths.items() if length > cap}
+            prompt = self._render(doc, demonstrations, caps, args, kwargs)
             total = self._count(prompt, budget)
             if total <= limit or cap == 0:
                 break

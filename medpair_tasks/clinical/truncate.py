@@ -10,7 +10,10 @@ ones share what is left) and cuts each longer note with :func:`shorten`:
 - ``left``: drop the beginning, keep the end (the latest part of a note);
 
 with :data:`MARKER` where text was dropped. The budget comes from the run's model arguments,
-which lm-eval merges into every task's metadata (:func:`resolve_budget`): the tokenizer of
+which lm-eval merges into every task's metadata (:func:`resolve_budget`; lm-eval's command line
+always does, ``simple_evaluate`` only when it builds the task manager itself, and a caller that
+passes its own task manager puts them into its metadata; dependency 12 of
+:mod:`medpair_tasks.lm_eval_internals`, tested there): the tokenizer of
 ``tokenizer`` or ``pretrained``, and ``max_length`` (or ``max_model_len``), else the model's
 configured context length, resolved as lm-eval's Hugging Face backend does. Settings, through
 the task metadata (``--metadata '{...}'``): ``truncation`` = ``middle`` | ``left`` | ``none``.
@@ -198,7 +201,7 @@ def _as_bool(value: Any) -> bool:
 
 
 def resolve_budget(metadata: Mapping[str, Any]) -> Budget | None:
-    """The run's token budget from the task metadata (lm-eval merges ``--model_args`` into it).
+    """The run's token budget from the task metadata (lm-eval merges ``--model_args`` into it: see the module doc).
 
     None when neither a tokenizer nor a ``max_length`` is known (e.g. a task built without a
     model): no truncation then, which the results file records.

@@ -133,9 +133,9 @@ def select_items(
 @cache
 def _compiled(format_id: str) -> Any:
     """The format's template compiled in lm-eval's own Jinja environment (StrictUndefined, trailing newlines kept)."""
-    from lm_eval.utils import env
+    from medpair_tasks.lm_eval_internals import prompt_environment
 
-    return env.from_string(jinja_template(format_from_id(format_id)))
+    return prompt_environment().from_string(jinja_template(format_from_id(format_id)))
 
 
 def render_prompt(item: Item, format_id: str = "f00") -> str:

@@ -85,7 +85,8 @@ def run_shard(
     """
     from lm_eval import simple_evaluate
     from lm_eval.loggers import EvaluationTracker
-    from lm_eval.utils import handle_non_serializable
+
+    from medpair_tasks.lm_eval_internals import json_default
 
     final = out_dir / shard.id
     if final.exists():
@@ -116,7 +117,7 @@ def run_shard(
     for task_name in results["configs"]:
         tracker.save_results_samples(task_name=task_name, samples=logged[task_name])
     (tmp / "shard.json").write_text(json.dumps({"id": shard.id, "role": shard.role, "tasks": list(shard.tasks)},
-                                               default=handle_non_serializable, indent=1))
+                                               default=json_default, indent=1))
     write_identity(tmp, identity)
     publish_dir(tmp, final)
     log.info("shard %s done", shard.id)

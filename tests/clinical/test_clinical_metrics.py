@@ -117,13 +117,12 @@ def test_bertscore_needs_a_local_folder(tmp_path):
 
 
 def test_bertscore_lands_in_the_task_results(tiny_bert, data_dir, monkeypatch, caplog):
-    from lm_eval.tasks._yaml_loader import load_yaml
-
     from medpair_tasks.clinical.task import ClinicalTask
+    from medpair_tasks.lm_eval_internals import read_task_yaml
     from medpair_tasks.registry import task_path
 
     monkeypatch.setenv("MEDPAIR_DATA_DIR", str(data_dir))
-    config = load_yaml(task_path() / "clinical" / "meqsum" / "medpair_meqsum.yaml")
+    config = read_task_yaml(task_path() / "clinical" / "meqsum" / "medpair_meqsum.yaml", resolve_functions=True)
     config["metadata"] = {**config["metadata"], "bertscore_model": str(tiny_bert), "bertscore_layer": 2}
     task = ClinicalTask(config=config)
     doc = next(iter(task.eval_docs))

@@ -25,7 +25,7 @@ from medpair_tasks.clinical.safety import (
     credentialed_tasks,
     model_destinations,
 )
-from medpair_tasks.lm_eval_internals import install, parse_lm_eval_args
+from medpair_tasks.lm_eval_internals import evaluator_config_class, install, parse_lm_eval_args
 
 REMOTE = "http://remote.example/v1/completions"
 API_ARGS = "model=m,tokenizer_backend=None,tokenized_requests=False"
@@ -103,11 +103,9 @@ def _assert_one_request_with_notes(done: subprocess.CompletedProcess | None, ser
 # --------------------------------------------------------------------------- lm-eval's parsed command line
 def _from_cli(argv: list[str]):
     """Build lm-eval's configuration from ``argv`` with lm-eval's own parser and ``EvaluatorConfig.from_cli``."""
-    from lm_eval.config.evaluate_config import EvaluatorConfig
-
     install()
     _, args = parse_lm_eval_args(argv)
-    return EvaluatorConfig.from_cli(args)
+    return evaluator_config_class().from_cli(args)
 
 
 def _refused_cli(argv: list[str]) -> str:

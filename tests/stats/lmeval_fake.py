@@ -5,7 +5,7 @@ The samples and results files are written by lm-eval's own
 ``save_results_samples``, as ``lm_eval run`` does), so file names, key order,
 JSON formatting and append-mode semantics are lm-eval's.  Only the sample
 dicts (built as ``lm_eval.evaluator`` builds them) and the results dict are
-assembled here.  Timestamps are controlled by patching the tracker's clock.
+assembled here.  Timestamps are controlled by fixing the tracker's clock (through medpair's door to lm-eval).
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Sequence
-from unittest import mock
 
-import lm_eval.loggers.evaluation_tracker as _et
 from lm_eval.loggers import EvaluationTracker
-from lm_eval.utils import handle_non_serializable
+
+from medpair_tasks.lm_eval_internals import json_default, tracker_clock
 
 LETTERS = "ABCDE"
 BASE_TIME = datetime(2026, 11, 22, 3, 3, 3, 744921)
@@ -32,7 +31,7 @@ def sha(text: str) -> str:
 
 def doc_hash(doc: dict) -> str:
     """lm-eval's doc_hash of a doc."""
-    return sha(json.dumps(doc, indent=2, default=handle_non_serializable, ensure_ascii=False))
+    return sha(json.dumps(doc, indent=2, default=json_default, ensure_ascii=False))
 
 
 def make_docs(dataset: str, role: str, n: int, *, clusters: Sequence[str] | None = None,
@@ -195,7 +194,7 @@ def write_run(out_root: str | Path, model: str, tasks: Sequence[FakeTask], *,
     samples = {t.name: _samples(t) for t in tasks}
     if write_results:
         results = _results(tasks, model)
-        with mock.patch.object(_et, "datetime", _FixedClock(when)):
+        with tracker_clock(_FixedClock(when)):
             tracker.save_results_aggregated(results=results, samples=samples)
     else:
         tracker.date_id = when.isoformat().replace(":", "-")

@@ -11,11 +11,11 @@ import hashlib
 import json
 
 import pytest
-from lm_eval.utils import convert_pil_to_hash
 from medpair_testlib import read_run, run_medpair
 from vqa_testbed import tiny_vlm_pair
 
 from medpair_tasks.extract import UNPARSEABLE
+from medpair_tasks.lm_eval_internals import image_hash
 from medpair_tasks.vqa.hooks import doc_images
 from medpair_tasks.roles import rank_shots
 from medpair_tasks.vqa.roles import vqa_roles
@@ -69,7 +69,7 @@ def _demonstrations(dataset: str, seed: int, shots: int, own: set[str]) -> list[
     for item in rank_shots(dataset, vqa_roles(dataset).pool, seed):
         if len(demos) == shots:
             break
-        hashes = [convert_pil_to_hash(i) for i in doc_images({"dataset": dataset, "images": list(item.images)})]
+        hashes = [image_hash(i) for i in doc_images({"dataset": dataset, "images": list(item.images)})]
         if own.isdisjoint(hashes):
             demos.append((item.key, hashes))
     return demos
@@ -91,7 +91,7 @@ def test_every_vqa_task_runs_zero_and_three_shot(runs, use_data):
                 assert row["filter"] == "extract" and row["acc"] in (0.0, 1.0)
                 assert row["filtered_resps"][0] in (*"ABCD"[: len(row["doc"]["options"])], UNPARSEABLE)
                 prompt, _, images = row["arguments"]["gen_args_0"].values()
-                own = [convert_pil_to_hash(i) for i in doc_images(row["doc"])]
+                own = [image_hash(i) for i in doc_images(row["doc"])]
                 demos = _demonstrations(dataset, meta["fewshot_seed"] or 0, shots, set(own))
                 documents = [*[key for key, _ in demos], row["doc"]["item_key"]]
                 assert prompt.count("<image>") == len(images["visual"]) >= shots + 1, documents

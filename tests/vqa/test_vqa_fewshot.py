@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from lm_eval.api.task import ConfigurableTask
 from lm_eval.tasks import TaskManager
-from lm_eval.tasks._yaml_loader import load_yaml
 from vqa_testbed import tiny_vlm_pair
 
+from medpair_tasks.lm_eval_internals import read_task_yaml
 from medpair_tasks.registry import task_path
 from medpair_tasks.vqa.hooks import doc_images
 from medpair_tasks.vqa.task import VQATask
@@ -123,7 +123,7 @@ def test_processor_receives_one_image_per_placeholder_in_order(use_data, lm):
 @pytest.mark.slow
 def test_stock_lm_eval_gives_a_three_shot_prompt_only_the_items_image(use_data, lm):
     """Without medpair's task class, lm-eval sends 1 image for 4 placeholders and the processor refuses."""
-    config = load_yaml(task_path() / "vqa" / "vqa_rad" / "candidates" / f"{RAD_3SHOT}.yaml", resolve_func=True)
+    config = read_task_yaml(task_path() / "vqa" / "vqa_rad" / "candidates" / f"{RAD_3SHOT}.yaml", resolve_functions=True)
     config.pop("class")
     config["metadata"] = {**config["metadata"], "role": "test"}
     stock = ConfigurableTask(config=config)
@@ -142,7 +142,8 @@ def test_a_prompt_without_its_images_stops_the_run(use_data):
 
 
 def test_a_random_sampler_is_refused(use_data):
-    config = copy.deepcopy(load_yaml(task_path() / "vqa" / "slake" / "candidates" / "medpair_slake_gen_f00_k3_s2.yaml"))
+    config = copy.deepcopy(read_task_yaml(task_path() / "vqa" / "slake" / "candidates" / "medpair_slake_gen_f00_k3_s2.yaml",
+                                         resolve_functions=True))
     config["fewshot_config"] = {"split": "fewshot", "sampler": "default"}
     config["metadata"]["role"] = "test"
     with pytest.raises(ValueError, match="first_n"):
