@@ -64,7 +64,12 @@ JEONG2024 = Protocol(
 )
 
 PROTOCOLS: dict[str, Protocol] = {p.id: p for p in (MEDPAIR, JEONG2024)}
+# A task run without a protocol (plain ``lm_eval``/``medpair eval``, whose task files record this
+# id) keeps medpair's; ``medpair run``/``medpair plan`` without ``--protocol`` reproduce the paper.
 DEFAULT_PROTOCOL = MEDPAIR.id
+STUDY_DEFAULT_PROTOCOL = JEONG2024.id
+# ``medpair run --demo``: its tiny models were fine-tuned on medpair's prompt format
+DEMO_PROTOCOL = MEDPAIR.id
 
 
 def protocol_of(metadata: Mapping[str, Any]) -> Protocol:
