@@ -32,9 +32,10 @@ def test_a_jeong2024_study_stops_generation_where_the_reference_does():
     study = ["--medical", "org/m", "--base", "org/b", "--tasks", "medqa", "--out", "o"]
     _, config, options = _settings_from_args(parser.parse_args(study))
     assert config.protocol == "jeong2024" and options.gen_kwargs == "until=###"
+    assert config.modes == ("gen",)  # the paper's main mode: greedy generation, its extractor
     _, _, options = _settings_from_args(parser.parse_args([*study, "--gen-kwargs", "max_gen_toks=8"]))
     assert options.gen_kwargs == "until=###,max_gen_toks=8"
-    _, _, options = _settings_from_args(parser.parse_args([*study, "--protocol", "medpair"]))
-    assert options.gen_kwargs is None
+    _, config, options = _settings_from_args(parser.parse_args([*study, "--protocol", "medpair"]))
+    assert options.gen_kwargs is None and config.modes == ("mc",)
     with pytest.raises(ValueError, match="drop --apply-chat-template"):
         _settings_from_args(parser.parse_args([*study, "--apply-chat-template"]))

@@ -74,7 +74,9 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
                         help="datasets or groups, comma-separated: medqa,pubmedqa or medpair_knowledge")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="study folder (resumable)")
     parser.add_argument("--shots", type=_int_list, default=(0, 3), help="shot settings (default 0,3)")
-    parser.add_argument("--mode", type=_str_list, default=("mc",), help="scoring modes: mc, gen or mc,gen (default mc)")
+    parser.add_argument("--mode", type=_str_list,
+                        help="scoring modes: mc, gen or mc,gen (default: gen under jeong2024, the paper's "
+                        "generation and extraction; mc under medpair)")
     parser.add_argument("--val-limit", type=int, default=DEFAULT_VAL_LIMIT,
                         help=f"validation items, one fixed subsample for all candidates (default {DEFAULT_VAL_LIMIT}; 0 = all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of lm-eval and of the bootstrap (default 0)")
@@ -196,7 +198,8 @@ def _settings_from_args(args: argparse.Namespace):
             spec = spec.with_defaults(dtype=args.dtype)
         models[side] = spec
     protocol = study_protocol(args)
-    config = StudyConfig(tuple(args.tasks), tuple(args.shots), tuple(args.mode), args.val_limit, args.seed,
+    modes = tuple(args.mode) if args.mode else (("gen",) if protocol == JEONG2024.id else ("mc",))
+    config = StudyConfig(tuple(args.tasks), tuple(args.shots), modes, args.val_limit, args.seed,
                          getattr(args, "search", "exhaustive"), getattr(args, "halving_eta", 3),
                          getattr(args, "halving_min_items", 50), protocol)
     options = EvalOptions(batch_size=str(args.batch_size), max_batch_size=args.max_batch_size, device=args.device,
