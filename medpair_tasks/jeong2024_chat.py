@@ -28,7 +28,6 @@ space after ``[/INST]``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol as TypingProtocol
 
@@ -44,7 +43,6 @@ from medpair_tasks.jeong2024 import (
 )
 from medpair_tasks.records import Item
 
-LOGGER = logging.getLogger(__name__)
 LLAMA3_TURN_END = "<|eot_id|>"
 LLAMA3_FAMILY = ("llama-3", "openbiollm", "med42-v2")  # the reference adds <|eot_id|> to their stops
 
