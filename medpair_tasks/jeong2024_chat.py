@@ -29,6 +29,7 @@ space after ``[/INST]``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any, Protocol as TypingProtocol
 
 from medpair_tasks.formats import LETTERS
@@ -95,9 +96,11 @@ class ChatTokenizer(TypingProtocol):
         """Render ``conversation`` with the tokenizer's chat template."""
 
 
+@cache
 def load_tokenizer(profile: Profile, path: str) -> ChatTokenizer:
     """The model's tokenizer from ``path`` (a local folder or hub id), with the chat template the
-    reference gives this profile (see the module docstring)."""
+    reference gives this profile (see the module docstring); loaded once per process, as every
+    candidate task of a model renders with it."""
     from transformers import AutoTokenizer
 
     try:
