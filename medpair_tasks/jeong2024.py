@@ -312,11 +312,12 @@ def render_prompt(profile: Profile, format_id: str, system: str, demos: Sequence
 
     ``question`` gives an item's question text (default :func:`question_text`; the clinical
     datasets pass their reference question verbatim). Raises NotImplementedError for a chat
-    model's profile.
+    model's profile: its prompt is rendered through the model's tokenizer
+    (:func:`medpair_tasks.jeong2024_chat.render_chat_prompt`).
     """
     if profile.chat:
-        raise NotImplementedError(f"jeong2024: the chat model profile {profile.name!r} (rendered through its "
-                                  "tokenizer's chat template by the reference) is not reproduced yet")
+        raise NotImplementedError(f"jeong2024: the chat model profile {profile.name!r} is rendered through its "
+                                  "tokenizer's chat template (medpair_tasks.jeong2024_chat.render_chat_prompt)")
     seed = template_seed(format_id)
     if seed is not None:
         return _render_sampled(sampled_format(seed), system, demos, item, question)

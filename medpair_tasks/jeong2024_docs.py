@@ -10,12 +10,14 @@ lm-eval joins as nothing. The logged ``arguments`` are then exactly the referenc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import datasets
 
-from medpair_tasks.jeong2024 import profile_for, render_prompt, stop_strings, system_prompt
+from medpair_tasks import jeong2024_chat
+from medpair_tasks.jeong2024 import Profile, profile_for, render_prompt, stop_strings, system_prompt
+from medpair_tasks.jeong2024_system import sampled_system_prompt, system_prompt_seed
 from medpair_tasks.jeong2024_roles import VAL_LIMIT, fewshot_items, scored_items
 from medpair_tasks.protocols import JEONG2024
 from medpair_tasks.records import Item
@@ -35,6 +37,28 @@ def _doc(item: Item, dataset: str, role: str, prompt: str, extra: dict[str, Any]
     return {**item.as_doc(dataset, role), "prompt": prompt, **extra}
 
 
+Renderer = Callable[[str, Sequence[Item], Item], str]
+
+
+def _renderer(metadata: Mapping[str, Any], profile: Profile, format_id: str) -> Renderer:
+    """How a document's prompt is made: the profile's text template, or (chat models) the
+    reference's conversation through the model's tokenizer (:mod:`medpair_tasks.jeong2024_chat`)."""
+    if not profile.chat:
+        return lambda system, demos, item: render_prompt(profile, format_id, system, demos, item)
+    path = jeong2024_chat.tokenizer_path(metadata, model_name(metadata))
+    if path is None:
+        raise ValueError(f"jeong2024: the chat model profile {profile.name!r} needs the model's tokenizer "
+                         "(model_args pretrained= or tokenizer=)")
+    tokenizer = jeong2024_chat.load_tokenizer(profile, path)
+    return lambda system, demos, item: jeong2024_chat.render_chat_prompt(tokenizer, profile, format_id, system,
+                                                                         demos, item)
+
+
+def _system(metadata: Mapping[str, Any], profile: Profile, dataset: str, n_options: int) -> str:
+    seed = system_prompt_seed(metadata, profile)
+    return system_prompt(profile, dataset, n_options) if seed is None else sampled_system_prompt(seed, n_options)
+
+
 def build_splits(metadata: Mapping[str, Any]) -> datasets.DatasetDict:
     """The ``eval`` split (finished prompts) and the ``fewshot`` split (its demonstrations, printing empty)."""
     dataset = str(metadata["dataset"])
@@ -46,14 +70,17 @@ def build_splits(metadata: Mapping[str, Any]) -> datasets.DatasetDict:
     items = scored_items(dataset, role, int(metadata.get("val_limit", VAL_LIMIT)))
     if not items:
         raise ValueError(f"{dataset}: the {role} role has no items (is the data complete?)")
+    stops = jeong2024_chat.chat_stop_strings(profile, format_id) if profile.chat else stop_strings(profile, format_id)
     extra = {
         "protocol": JEONG2024.id,
         "profile": profile.name,
-        "stop_strings": list(stop_strings(profile, format_id)),
+        "system_prompt_seed": system_prompt_seed(metadata, profile),
+        "stop_strings": list(stops),
         "demo_keys": [d.key for d in demos],
     }
-    system = system_prompt(profile, dataset, len(items[0].options))
-    docs = [_doc(item, dataset, role, render_prompt(profile, format_id, system, demos, item), extra) for item in items]
+    system = _system(metadata, profile, dataset, len(items[0].options))
+    render = _renderer(metadata, profile, format_id)
+    docs = [_doc(item, dataset, role, render(system, demos, item), extra) for item in items]
     fewshot = [_doc(demo, dataset, "fewshot", "", {"protocol": JEONG2024.id}) for demo in demos]
     scored = datasets.Dataset.from_list(docs)
     return datasets.DatasetDict({"eval": scored, "fewshot": datasets.Dataset.from_list(fewshot) if fewshot else scored.select([])})

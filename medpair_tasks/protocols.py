@@ -55,7 +55,9 @@ JEONG2024 = Protocol(
     id="jeong2024",
     reference="GitHub taekb/eval-medical-dapt at commit 908bb86",
     grammar="medpair_tasks.jeong2024: the reference grammar (13/4/8 separators, 6 wrappers), Python random draws",
-    profiles="medpair_tasks.jeong2024.PROFILES: each known model's own template and system prompt as f00",
+    profiles="medpair_tasks.jeong2024.PROFILES: each known model's own template and system prompt as f00; chat "
+    "models through their tokenizer's chat template (medpair_tasks.jeong2024_chat); for other models, sampled "
+    "system prompts by run metadata system_prompt_seed 0-2 (medpair_tasks.jeong2024_system)",
     draws="medpair_tasks.jeong2024_roles: validation numpy.random.seed(42) choice, demonstrations "
     "default_rng(seed).permutation(n)[:3]",
     populations="medpair_tasks.jeong2024_roles: PubMedQA 500 validation, PQA-A few-shot pool; MMLU nine subjects; "
@@ -63,7 +65,8 @@ JEONG2024 = Protocol(
     "CASI / MIMIC-III at most 500 windows per acronym",
     shots=3,  # EHRNoteQA and n2c2: zero-shot only (medpair_tasks.clinical.jeong2024.ZERO_SHOT_ONLY)
     scoring="greedy generation, 64 new tokens (gen); letter log-likelihood after the prompt (mc)",
-    generation_stops="'###' and the template's own headers (cut after lm-eval's blank-line stop)",
+    generation_stops="end of sequence and '###' (a study's until), then the template's own headers and "
+    "<|eot_id|> (cut by the filter)",
     extraction="medpair_tasks.jeong2024_extract",
 )
 
@@ -82,7 +85,12 @@ CLUE2024 = Protocol(
 )
 
 PROTOCOLS: dict[str, Protocol] = {p.id: p for p in (MEDPAIR, JEONG2024, CLUE2024)}
+# A task run without a protocol (plain ``lm_eval``/``medpair eval``, whose task files record this
+# id) keeps medpair's; ``medpair run``/``medpair plan`` without ``--protocol`` reproduce the paper.
 DEFAULT_PROTOCOL = MEDPAIR.id
+STUDY_DEFAULT_PROTOCOL = JEONG2024.id
+# ``medpair run --demo``: its tiny models were fine-tuned on medpair's prompt format
+DEMO_PROTOCOL = MEDPAIR.id
 
 
 def protocol_of(metadata: Mapping[str, Any]) -> Protocol:

@@ -45,7 +45,7 @@ def test_study_with_halving_search(tiny_models, data_dir, tmp_path):
     out = tmp_path / "study"
     run_medpair(["run", "--medical", f"hf:pretrained={medical},dtype=float32", "--base", f"hf:pretrained={base},dtype=float32",
                  "--tasks", "medqa", "--shots", "0,3", "--out", str(out), "--device", "cpu", "--batch-size", "8",
-                 "--search", "halving", "--halving-min-items", "2", "--n-resamples", "1000"], data_dir)
+                 "--search", "halving", "--halving-min-items", "2", "--n-resamples", "1000", "--protocol", "medpair"], data_dir)
     shards = sorted(p.name for p in (out / "runs" / "medical" / "stage1").iterdir())
     assert shards[0].startswith("val_medqa_mc_k0_r0") and any(s.startswith("val_medqa_mc_k3_r") for s in shards)
     manifest = json.loads((out / "manifest.json").read_text())

@@ -25,7 +25,7 @@ def _study_args(models, out: Path) -> list[str]:
     base, medical = models
     return ["run", "--medical", f"hf:pretrained={medical},dtype=float32", "--base", f"hf:pretrained={base},dtype=float32",
             "--tasks", TASKS, "--out", str(out), "--val-limit", "4", "--device", "cpu", "--batch-size", "8",
-            "--n-resamples", "2000"]
+            "--protocol", "medpair", "--n-resamples", "2000"]
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ def _args(medical: Path, base: Path, out: Path, *extra: str) -> list[str]:
     """A small study, without --device: the tiny pair on one dataset, zero-shot."""
     return ["run", "--medical", f"hf:pretrained={medical},dtype=float32", "--base", f"hf:pretrained={base},dtype=float32",
             "--tasks", "mmlu_anatomy", "--shots", "0", "--out", str(out), "--val-limit", "4", "--batch-size", "8",
-            "--n-resamples", "500", *extra]
+            "--n-resamples", "500", "--protocol", "medpair", *extra]
 
 
 def _shard_times(out: Path) -> dict[str, int]:

@@ -229,11 +229,11 @@ def reference_sense(long_form: str) -> str:
     return " / ".join(dict.fromkeys(variant.lower() for variant in long_form.split(";")))
 
 
+@readers._big_csv_fields
 def _acronym_rows(folder: Path, dataset: str) -> tuple[list[dict[str, str]], list[str], dict[str, list[str]]]:
     path = first_existing(folder, ACRONYM_FILES[dataset])
-    readers._big_csv_fields()
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    with path.open(encoding="utf-8", newline="") as source:
+        rows = list(csv.DictReader(source))
     acronyms = yaml.safe_load(first_existing(folder, ACRONYM_LIST_FILE).read_text(encoding="utf-8"))
     senses = read_json(first_existing(folder, SENSE_MAP_FILE))
     if not isinstance(acronyms, list) or not isinstance(senses, dict):

@@ -7,7 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
-from medpair_tasks.protocols import DEFAULT_PROTOCOL, PROTOCOLS
+from medpair_tasks.jeong2024 import GENERATION_STOP
+from medpair_tasks.protocols import DEMO_PROTOCOL, JEONG2024, PROTOCOLS, STUDY_DEFAULT_PROTOCOL
 from medpair_tasks.roles import DEFAULT_VAL_LIMIT
 from medpair_tasks.sources import MMLU_SUBJECTS, SOURCES
 
@@ -73,13 +74,15 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
                         help="datasets or groups, comma-separated: medqa,pubmedqa or medpair_knowledge")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="study folder (resumable)")
     parser.add_argument("--shots", type=_int_list, default=(0, 3), help="shot settings (default 0,3)")
-    parser.add_argument("--mode", type=_str_list, default=("mc",), help="scoring modes: mc, gen or mc,gen (default mc)")
+    parser.add_argument("--mode", type=_str_list,
+                        help="scoring modes: mc, gen or mc,gen (default: gen under jeong2024, the paper's "
+                        "generation and extraction; mc under medpair)")
     parser.add_argument("--val-limit", type=int, default=DEFAULT_VAL_LIMIT,
                         help=f"validation items, one fixed subsample for all candidates (default {DEFAULT_VAL_LIMIT}; 0 = all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of lm-eval and of the bootstrap (default 0)")
-    parser.add_argument("--protocol", choices=tuple(PROTOCOLS), default=DEFAULT_PROTOCOL,
-                        help=f"prompts, draws, populations and extraction (default {DEFAULT_PROTOCOL}; "
-                        "jeong2024 = the reference code of Jeong et al.; see the README's Protocols section)")
+    parser.add_argument("--protocol", choices=tuple(PROTOCOLS),
+                        help=f"prompts, draws, populations and extraction (default {STUDY_DEFAULT_PROTOCOL}, the "
+                        f"reference code of Jeong et al.; {DEMO_PROTOCOL} with --demo; see the README's Protocols section)")
     parser.add_argument("--batch-size", default="1", help="lm-eval batch size (a number or 'auto')")
     parser.add_argument("--max-batch-size", type=int, help="upper bound for --batch-size auto")
     parser.add_argument("--device", help="e.g. cuda:0 or cpu; medpair run: the GPU when torch sees one, else the CPU "
@@ -158,6 +161,31 @@ def plan_main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def study_protocol(args: argparse.Namespace) -> str:
+    """The protocol a study runs: ``--protocol``, else the demo's (``medpair``: its tiny models were
+    fine-tuned on medpair's prompt format), else the paper's (``jeong2024``)."""
+    if args.protocol:
+        return str(args.protocol)
+    return DEMO_PROTOCOL if getattr(args, "demo", False) else STUDY_DEFAULT_PROTOCOL
+
+
+def protocol_gen_kwargs(protocol: str, args: argparse.Namespace) -> str | None:
+    """lm-eval ``--gen_kwargs`` of a study. Under ``jeong2024`` generation stops where the
+    reference's does: ``until=###`` replaces the tasks' blank-line stop (end of sequence is
+    lm-eval's own), and the task's filter cuts at the template's headers; a prompt is already
+    in the model's chat template, so lm-eval must not apply one again."""
+    if protocol != JEONG2024.id:
+        return args.gen_kwargs
+    if args.apply_chat_template or args.fewshot_as_multiturn or args.system_instruction:
+        raise ValueError("under --protocol jeong2024 medpair renders each model's prompt itself (chat models "
+                         "through their chat template); drop --apply-chat-template, --fewshot-as-multiturn and "
+                         "--system-instruction")
+    given = args.gen_kwargs or ""
+    if "until=" in given:
+        return given
+    return ",".join(part for part in (f"until={GENERATION_STOP}", given) if part)
+
+
 def _settings_from_args(args: argparse.Namespace):
     from medpair_tasks.study.execute import EvalOptions
     from medpair_tasks.study.plan import StudyConfig
@@ -169,12 +197,15 @@ def _settings_from_args(args: argparse.Namespace):
         if args.dtype and spec.model_type.startswith("hf"):
             spec = spec.with_defaults(dtype=args.dtype)
         models[side] = spec
-    config = StudyConfig(tuple(args.tasks), tuple(args.shots), tuple(args.mode), args.val_limit, args.seed,
+    protocol = study_protocol(args)
+    modes = tuple(args.mode) if args.mode else (("gen",) if protocol == JEONG2024.id else ("mc",))
+    config = StudyConfig(tuple(args.tasks), tuple(args.shots), modes, args.val_limit, args.seed,
                          getattr(args, "search", "exhaustive"), getattr(args, "halving_eta", 3),
-                         getattr(args, "halving_min_items", 50), args.protocol)
+                         getattr(args, "halving_min_items", 50), protocol)
     options = EvalOptions(batch_size=str(args.batch_size), max_batch_size=args.max_batch_size, device=args.device,
                           apply_chat_template=args.apply_chat_template, fewshot_as_multiturn=args.fewshot_as_multiturn,
-                          system_instruction=args.system_instruction, gen_kwargs=args.gen_kwargs, seed=args.seed)
+                          system_instruction=args.system_instruction, gen_kwargs=protocol_gen_kwargs(protocol, args),
+                          seed=args.seed)
     return models, config, options
 
 
