@@ -285,7 +285,8 @@ def _render_default(layout: _Layout, system: str, demos: Sequence[Item], item: I
     return text + ("(" if layout.demo_answer == "open-paren" else "")
 
 
-def _sampled_question(fmt: SampledFormat, item: Item, question: QuestionText) -> str:
+def sampled_question(fmt: SampledFormat, item: Item, question: QuestionText = question_text) -> str:
+    """A sampled format's question block: descriptor, the question text, field separator, the options."""
     head = f"{_cased(fmt.question, fmt.casing)}{fmt.descriptor_sep}" if fmt.question else ""
     options_head = f"{_cased(fmt.options, fmt.casing)}{fmt.descriptor_sep}" if fmt.options else ""
     options = fmt.option_sep.join(f"{fmt.wrapper.format(LETTERS[i])} {o}" for i, o in enumerate(item.options))
@@ -302,8 +303,8 @@ def _render_sampled(fmt: SampledFormat, system: str, demos: Sequence[Item], item
     text = f"{system}{space}" if system else ""
     for demo in demos:
         answer = f"{fmt.wrapper.format(LETTERS[demo.answer_idx])} {demo.options[demo.answer_idx]}"
-        text += f"{_sampled_question(fmt, demo, question)}{space}{answer_header(fmt)}{answer}{space}"
-    return f"{text}{_sampled_question(fmt, item, question)}{space}{answer_header(fmt)}"
+        text += f"{sampled_question(fmt, demo, question)}{space}{answer_header(fmt)}{answer}{space}"
+    return f"{text}{sampled_question(fmt, item, question)}{space}{answer_header(fmt)}"
 
 
 def render_prompt(profile: Profile, format_id: str, system: str, demos: Sequence[Item], item: Item,

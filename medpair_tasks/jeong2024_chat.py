@@ -35,7 +35,7 @@ from typing import Any, Protocol as TypingProtocol
 from medpair_tasks.formats import LETTERS
 from medpair_tasks.jeong2024 import (
     Profile,
-    _sampled_question,
+    sampled_question,
     answer_header,
     question_text,
     sampled_format,
@@ -147,7 +147,7 @@ def turn_texts(profile: Profile, format_id: str, item: Item, answered: bool) -> 
     seed = template_seed(format_id)
     if seed is not None:
         fmt = sampled_format(seed)
-        return _sampled_question(fmt, item), answer_header(fmt) + (_gold(item, fmt.wrapper) if answered else "")
+        return sampled_question(fmt, item), answer_header(fmt) + (_gold(item, fmt.wrapper) if answered else "")
     wrapper = "({})"
     if profile.template == "generic":
         user = f"### Question: {question_text(item)}\n{_options_block(item, wrapper)}"

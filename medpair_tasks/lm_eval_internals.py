@@ -67,6 +67,9 @@ lm-eval's main branch where it can be installed (``.ci/run``). The dependencies 
     ``simple_parse_args_string`` (:func:`parse_model_args`), ``setup_logging`` (:func:`run_lm_eval`).
 14. ``lm_eval.loggers.evaluation_tracker.datetime``: the clock of the tracker's file names,
     fixed by the tests' synthetic lm-eval output (:func:`tracker_clock`).
+15. ``lm_eval.filters.build_filter_ensemble`` with the ``custom`` and ``take_first`` filters, and a
+    task's ``_filters`` list, which ``apply_filters`` runs: a protocol's own answer extraction
+    replaces the YAML's filters (:func:`replace_filters`; ``clue2024``).
 """
 
 from __future__ import annotations
@@ -306,6 +309,15 @@ def showing_demonstrations(task: Any, docs: Iterable[Any]) -> Iterator[None]:
         yield
     finally:
         task.sampler = shared
+
+
+# --------------------------------------------------------------------------- filters (15)
+def replace_filters(task: Any, name: str, filter_fn: Callable[[Any, Any], Any]) -> None:
+    """Make ``filter_fn`` (responses, documents → filtered responses) ``task``'s only filter, named
+    ``name``, followed by lm-eval's ``take_first``."""
+    from lm_eval.filters import build_filter_ensemble
+
+    task._filters = [build_filter_ensemble(name, [["custom", {"filter_fn": filter_fn}], ["take_first", None]])]
 
 
 # --------------------------------------------------------------------------- lm-eval's helpers (13, 14)

@@ -240,6 +240,20 @@ def test_10_fewshot_context_shows_the_demonstrations_medpair_hands_it(tmp_path):
         assert door.fewshot_pool(task) == pool  # the task's own sampler is back
 
 
+def test_15_a_replaced_filter_is_the_one_apply_filters_runs(tmp_path):
+    with depends_on(15, "build_filter_ensemble of lm-eval's filters (custom, take_first), Task._filters or "
+                        "Task.apply_filters"):
+        task = _toy_task(tmp_path, output_type="generate_until", generation_kwargs={"until": ["\n"]},
+                         filter_list=[{"name": "extract", "filter": [{"function": "take_first"}]}])
+        door.replace_filters(task, "extract", lambda responses, docs: [[text.upper() for text in texts]
+                                                                      for texts in responses])
+        task.build_all_requests(limit=2, rank=0, world_size=1)
+        for instance in task.instances:
+            instance.resps = ["answer a", "answer b"]
+        task.apply_filters()
+        assert [instance.filtered_resps for instance in task.instances] == [{"extract": "ANSWER A"}] * 2
+
+
 def test_11_evaluate_dumps_a_task_config_after_building_its_requests(tmp_path):
     from lm_eval.api.task import ConfigurableTask
     from lm_eval.tasks import TaskManager

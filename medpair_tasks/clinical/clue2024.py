@@ -43,6 +43,7 @@ from typing import Any
 
 import datasets
 
+from medpair_tasks import lm_eval_internals as door
 from medpair_tasks.clinical.bertscore import BertScoreConfig, scorer
 from medpair_tasks.clinical.metrics import is_valid_icd10, rouge_scores
 from medpair_tasks.clinical.readers import short_hash
@@ -202,8 +203,8 @@ def _spreadsheet(path: Path) -> list[dict[str, Any]]:
 
 
 def _probsum(path: Path) -> list[dict[str, Any]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    with path.open(newline="", encoding="utf-8") as source:
+        rows = list(csv.DictReader(source))
     for row in rows:
         if "Subjectives" not in row:  # CLUE's column name; else medpair's reader's
             row["Subjectives"] = row.get("Subjective Sections", "")
@@ -541,10 +542,7 @@ class ClueTaskHooks:
             "do_sample": True, "temperature": 1.0, "top_p": 1.0, "top_k": 0,
         }
         if task.config.filter_list:
-            from lm_eval.filters import build_filter_ensemble
-
-            task._filters = [build_filter_ensemble("extract", [["custom", {"filter_fn": extract_filter}],
-                                                               ["take_first", None]])]
+            door.replace_filters(task, "extract", extract_filter)
 
     def prompt(self, doc: Mapping[str, Any], chat_template: Callable[..., str] | None, counter: Any,
                max_length: int | None) -> str:

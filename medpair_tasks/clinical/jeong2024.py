@@ -245,7 +245,7 @@ def _acronym_rows(folder: Path, dataset: str) -> tuple[list[dict[str, str]], lis
 
 
 def _acronym_item(row: dict[str, str], senses: dict[str, list[str]]) -> Item:
-    options = tuple(reference_sense(lf) for lf in senses[row["sf"]])
+    options = tuple(reference_sense(long_form) for long_form in senses[row["sf"]])
     answer = reference_sense(row["target_lf_sense"])
     if answer not in options:
         raise ValueError(f"row {row['key']}: sense {answer!r} is not among {row['sf']}'s senses {options}")
@@ -265,8 +265,8 @@ def _acronyms(folder: Path, dataset: str) -> Population:
         if dataset != "casi" or row["sf"] in acronyms:
             by_sf.setdefault(row["sf"], []).append(row)
     roles: dict[str, list[Item]] = {"val": [], "test": [], "pool": []}
-    for sf in acronyms:
-        kept = [by_sf.get(sf, [])[i] for i in pandas_sample(len(by_sf.get(sf, [])))]
+    for acronym in acronyms:
+        kept = [by_sf.get(acronym, [])[i] for i in pandas_sample(len(by_sf.get(acronym, [])))]
         items = [_acronym_item(row, senses) for row in kept]
         for role, part in zip(("val", "test", "pool"), _by_positions(items, three_way_split(len(items)))):
             roles[role] += part
