@@ -106,6 +106,24 @@ def test_signflip_interval_is_the_set_scipy_does_not_reject(clustered: bool) -> 
     assert (r.ci_low > 0.0 or r.ci_high < 0.0) == (r.p_value < ALPHA)
 
 
+def test_clustered_binary_interval_is_the_exact_inversion_even_with_many_unit_kinds() -> None:
+    rng = np.random.default_rng(21)
+    labels = np.repeat(np.arange(16), rng.integers(2, 7, 16))
+    base = (rng.random(labels.size) < 0.5).astype(float)
+    med = np.where(rng.random(labels.size) < 0.45, 1.0 - base, base)
+    med[labels < 5] = 1.0  # a preference in some clusters, so that the interval's ends are informative
+    sums = np.bincount(labels, weights=med - base)
+    sizes = np.bincount(labels).astype(float)
+    _, kind_counts = np.unique(np.column_stack([sums, sizes]), axis=0, return_counts=True)
+    assert np.prod(kind_counts + 1.0) > 4096  # too many patterns for the grouped enumeration with B = 100
+    r = compare_scores(med, base, clusters=labels, n_resamples=100)
+    eps = 1e-7 * (r.ci_high - r.ci_low)
+    assert _scipy_p(sums, sizes, r.ci_low + eps) >= ALPHA > _scipy_p(sums, sizes, r.ci_low - eps)
+    assert _scipy_p(sums, sizes, r.ci_high - eps) >= ALPHA > _scipy_p(sums, sizes, r.ci_high + eps)
+    assert r.p_value == pytest.approx(_scipy_p(sums, sizes, 0.0), rel=1e-9) and r.p_value_exact
+    assert (r.ci_low > 0.0 or r.ci_high < 0.0) == (r.p_value < ALPHA)
+
+
 def _brute_force_p(d: np.ndarray, deltas: np.ndarray, n_signs: int, seed: int) -> np.ndarray:
     """Sign-flip p(delta) by flipping random sign vectors directly (no grouping, no end points)."""
     rng = np.random.default_rng(seed)
