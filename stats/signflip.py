@@ -59,8 +59,9 @@ Monte Carlo error of the interval when the p-value is exact and the interval is
 not). The patterns are enumerated (grouped by unit kind) when there are at most
 ``max(4096, B)`` of them; otherwise, when every ``S_u`` is an integer (0/1 scores
 in clusters) and the lattice is affordable, the exact law of the kept units'
-(total, items) is built on an integer grid, so the interval is exact wherever rule
-3 makes the p-value exact; otherwise B random patterns are drawn. With fewer than ``1 + log2(1 / alpha)`` units the test cannot reject any
+(total, items) is built on an integer grid when that costs at most
+``_EXACT_MAX_WORK`` multiply-adds, so the interval is exact and agrees with the
+exact p-value; otherwise B random patterns are drawn. With fewer than ``1 + log2(1 / alpha)`` units the test cannot reject any
 ``delta`` and the interval is the whole line.
 """
 
