@@ -16,8 +16,8 @@ sign-flip test of shifted unit sums, or, for independent 0/1 pairs, a family
 whose test of 0 is the exact McNemar (= sign-flip) test and whose other members
 are Tango's score tests (:mod:`medpair_stats.score_interval`; the inverted
 sign-flip test under-covers there because shifted 0/1 differences are not
-symmetric: 85% on 10 items). With a bootstrap interval (``"percentile"``, ``"bca"``) the stricter
-of the two applies and ``outcome_note`` says when they disagree. When the design
+symmetric: 83.5% on 10 items in simulation). With a bootstrap interval
+(``"percentile"``, ``"bca"``) the stricter of the two applies and ``outcome_note`` says when they disagree. When the design
 cannot reach ``alpha`` at all (``min_p >= alpha``, e.g. fewer than 6 units that
 differ between the models at alpha = 0.05) the outcome is a tie and
 ``outcome_note`` says so.

@@ -211,7 +211,7 @@ def test_coverage_under_an_alternative_is_about_95_percent(binary: bool, delta: 
     rng = np.random.default_rng(77 + binary)
     reps = 200
     # every design, 10 independent 0/1 items included (Tango's score interval there; the inverted
-    # sign-flip interval covered only 85%)
+    # sign-flip interval covered only 83.5%)
     designs = SIM_DESIGNS
     covered = {}
     for k, n in designs:
