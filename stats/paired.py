@@ -17,7 +17,8 @@ whose test of 0 is the exact McNemar (= sign-flip) test and whose other members
 are Tango's score tests (:mod:`medpair_stats.score_interval`; the inverted
 sign-flip test under-covers there because shifted 0/1 differences are not
 symmetric: 83.5% on 10 items in simulation). With a bootstrap interval
-(``"percentile"``, ``"bca"``) the stricter of the two applies and ``outcome_note`` says when they disagree. When the design
+(``"percentile"``, ``"bca"``) the stricter of the two applies and ``outcome_note``
+says when they disagree. When the design
 cannot reach ``alpha`` at all (``min_p >= alpha``, e.g. fewer than 6 units that
 differ between the models at alpha = 0.05) the outcome is a tie and
 ``outcome_note`` says so.
@@ -165,7 +166,8 @@ def compare_scores(
           item-level mean difference (see :mod:`medpair_stats.signflip`); cut to
           [-1, 1] for 0/1 scores. For unclustered 0/1 scores it is Tango's score
           interval instead, widened to include 0 when the exact test does not
-          reject (:func:`medpair_stats.score_interval.paired_binary_interval`). ``"percentile"`` / ``"bca"``: paired bootstrap
+          reject (:func:`medpair_stats.score_interval.paired_binary_interval`).
+          ``"percentile"`` / ``"bca"``: paired bootstrap
           of the mean difference over items, or over whole clusters (the
           replicate is the pseudo-sample's item-level mean); 0/1 data are
           resampled by exact category counts (see :mod:`medpair_stats.bootstrap`).

@@ -14,7 +14,8 @@ McNemar statistic ``(b - c) / sqrt(b + c)``. The score interval is the set of
 ``delta0`` with ``|Z(delta0)| <= z_{1 - alpha/2}``; its coverage stays close to
 the nominal level down to small samples (compared by Fagerland, Lydersen & Laake,
 "Recommended tests and confidence intervals for paired binomial proportions",
-Statistics in Medicine, 2014; 96.8% on 10 items in ``benchmarks/bench_outcome_rule.py``), where the inverted sign-flip test
+Statistics in Medicine, 2014; 96.8% on 10 items in ``benchmarks/bench_outcome_rule.py``),
+where the inverted sign-flip test
 of shifted 0/1 differences, which are not symmetric, under-covers.
 
 :func:`paired_binary_interval` makes the interval agree with the exact McNemar

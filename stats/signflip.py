@@ -61,7 +61,8 @@ not). The patterns are enumerated (grouped by unit kind) when there are at most
 in clusters) and the lattice is affordable, the exact law of the kept units'
 (total, items) is built on an integer grid when that costs at most
 ``_EXACT_MAX_WORK`` multiply-adds, so the interval is exact and agrees with the
-exact p-value; otherwise B random patterns are drawn. With fewer than ``1 + log2(1 / alpha)`` units the test cannot reject any
+exact p-value; otherwise B random patterns are drawn. With fewer than
+``1 + log2(1 / alpha)`` units the test cannot reject any
 ``delta`` and the interval is the whole line.
 """
 
