@@ -105,7 +105,8 @@ class PairedComparison:
     confidence: float
     n_resamples: int
     method: str
-    """Interval method: ``"signflip"`` (inverted sign-flip test), ``"percentile"`` or ``"bca"``."""
+    """Interval method: ``"signflip"`` (the inverted paired test: sign-flip, or for unclustered 0/1
+    scores exact McNemar at 0 and Tango's score test elsewhere), ``"percentile"`` or ``"bca"``."""
     seed: int | None
     min_p: float
     """Smallest p-value the sign-flip test can give with these units (``2 / 2^K'``, ``K'`` units
