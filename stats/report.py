@@ -44,7 +44,9 @@ class MethodInfo:
     selection_aware: bool
 
 
-_INTERVAL_TEXT = {"signflip": "Interval by inverting the paired sign-flip test (the shifts it does not reject) of"}
+_INTERVAL_TEXT = {"signflip": "Interval by inverting the paired test (the shifts it does not reject; the sign-flip "
+                               "test, or for unclustered 0/1 scores exact McNemar at 0 and Tango's score test "
+                               "elsewhere) of"}
 
 
 def sort_records(records: Sequence[ComparisonRecord]) -> list[ComparisonRecord]:

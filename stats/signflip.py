@@ -56,7 +56,13 @@ delta)``). So ``p(delta)`` is the weight of the patterns whose
 comes from one sweep over sorted end points, and the interval ``{delta : p(delta)
 >= alpha}`` excludes 0 exactly when the same test rejects ``delta = 0`` (up to the
 Monte Carlo error of the interval when the p-value is exact and the interval is
-not). With fewer than ``1 + log2(1 / alpha)`` units the test cannot reject any
+not). The patterns are enumerated (grouped by unit kind) when there are at most
+``max(4096, B)`` of them; otherwise, when every ``S_u`` is an integer (0/1 scores
+in clusters) and the lattice is affordable, the exact law of the kept units'
+(total, items) is built on an integer grid when that costs at most
+``_EXACT_MAX_WORK`` multiply-adds, so the interval is exact and agrees with the
+exact p-value; otherwise B random patterns are drawn. With fewer than
+``1 + log2(1 / alpha)`` units the test cannot reject any
 ``delta`` and the interval is the whole line.
 """
 
@@ -295,7 +301,8 @@ class _NullPatterns:
 def _null_patterns(sums: np.ndarray, sizes: np.ndarray, n_resamples: int,
                    rng: np.random.Generator) -> _NullPatterns:
     """All sign patterns grouped by unit kind when no more than ``max(4096, n_resamples)``, else
-    ``n_resamples`` random ones.
+    grouped by kept totals on an integer lattice when affordable (:func:`_lattice_patterns`),
+    else ``n_resamples`` random ones.
 
     Units with equal ``(S_u, m_u)`` are interchangeable: only how many of each kind
     are kept matters (Binomial(count, 1/2), independent across kinds).
@@ -309,11 +316,43 @@ def _null_patterns(sums: np.ndarray, sizes: np.ndarray, n_resamples: int,
             kept_m = (kept_m[:, None] + size * kept[None, :]).ravel()
             weights = (weights[:, None] * _half_binomial_pmf(count)[None, :]).ravel()
         return _NullPatterns(kept_v, kept_m, weights, True)
+    lattice = _lattice_patterns(kinds, counts)
+    if lattice is not None:
+        return lattice
     if kinds.shape[0] * _KIND_COST_RATIO <= sums.size:
         drawn = rng.binomial(counts, 0.5, size=(n_resamples, counts.size)).astype(np.float64)
         return _NullPatterns(drawn @ kinds[:, 0], drawn @ kinds[:, 1], np.ones(n_resamples), False)
     kept_v, kept_m = _random_kept_totals(sums, sizes, n_resamples, rng)
     return _NullPatterns(kept_v, kept_m, np.ones(n_resamples), False)
+
+
+def _lattice_patterns(kinds: np.ndarray, counts: np.ndarray) -> _NullPatterns | None:
+    """Exact law of (kept units' total, kept units' items) when both are integers (0/1 scores in
+    clusters), or None when not integer or dearer than ``_EXACT_MAX_WORK`` multiply-adds.
+
+    The interval only needs each pattern's kept totals, so patterns with equal totals are
+    merged: a dense grid over [sum of negative S_u, sum of positive S_u] x [0, n], built by
+    one Binomial(count, 1/2) per unit kind. The p-value of rule 3 comes from the same law,
+    so the interval excludes 0 exactly when ``p < alpha``.
+    """
+    if not np.all(kinds == np.round(kinds)):
+        return None
+    values, sizes = kinds[:, 0].astype(np.int64), kinds[:, 1].astype(np.int64)
+    low, high = int(np.sum(np.minimum(values, 0) * counts)), int(np.sum(np.maximum(values, 0) * counts))
+    rows, cols = high - low + 1, int(np.sum(sizes * counts)) + 1
+    if rows * cols * int(np.sum(counts + 1)) > _EXACT_MAX_WORK:
+        return None
+    grid = np.zeros((rows, cols))
+    grid[-low, 0] = 1.0  # row r holds kept total r + low
+    for value, size, count in zip(values.tolist(), sizes.tolist(), counts.tolist(), strict=True):
+        new = np.zeros_like(grid)
+        for kept, weight in enumerate(_half_binomial_pmf(count).tolist()):
+            shift_v, shift_m = kept * value, kept * size
+            new[max(0, shift_v):rows + min(0, shift_v), shift_m:] += (
+                weight * grid[max(0, -shift_v):rows - max(0, shift_v), :cols - shift_m])
+        grid = new
+    row, col = np.nonzero(grid)
+    return _NullPatterns((row + low).astype(np.float64), col.astype(np.float64), grid[row, col], True)
 
 
 def _inverted_interval(sums: np.ndarray, sizes: np.ndarray, patterns: _NullPatterns,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import binom
 
-__all__ = ["SIM_DESIGNS", "simulate_paired"]
+__all__ = ["SIM_DESIGNS", "exact_test_size", "simulate_paired"]
 
 SIM_DESIGNS = [  # (clusters, items); clusters == items means unclustered
     (8, 8 * 5), (10, 10), (12, 60), (20, 40), (20, 200), (40, 40), (60, 120), (60, 200), (200, 200),
@@ -33,3 +34,27 @@ def simulate_paired(rng: np.random.Generator, k: int, n: int, binary: bool, delt
     u = rng.random(n)
     v = np.where(rng.random(n) < 0.5, u, rng.random(n))
     return (u < p_med).astype(float), (v < p_base).astype(float), labels
+
+
+def exact_test_size(unit_sums: np.ndarray, alpha: float) -> float:
+    """Size of the exact sign-flip test given the units' |sums| (integers: 0/1 scores).
+
+    Conditionally on the magnitudes ``|S_u|``, a true null makes every sign pattern
+    equally likely, so ``P(p < alpha)`` is the largest tail ``P(|T*| >= t)`` below
+    ``alpha`` (0 when none is). Written independently of ``medpair_stats``: a
+    convolution of one Binomial(count, 1/2) per magnitude, or the binomial law itself
+    when every magnitude is 1 (independent items: the exact McNemar test).
+    """
+    mags = np.abs(np.asarray(unit_sums, dtype=np.float64))
+    mags = mags[mags > 0].round().astype(int)
+    pmf = np.ones(1)
+    for value in np.unique(mags):
+        count = int(np.count_nonzero(mags == value))
+        kernel = np.zeros(2 * value * count + 1)
+        kernel[:: 2 * value] = binom.pmf(np.arange(count + 1), count, 0.5)
+        pmf = np.convolve(pmf, kernel)
+    half = (pmf.size - 1) // 2
+    magnitude = np.abs(np.arange(-half, half + 1))
+    tails = np.array([pmf[magnitude >= t].sum() for t in range(half + 1)])
+    below = tails[tails < alpha * (1.0 - 1e-9)]
+    return float(below.max()) if below.size else 0.0
