@@ -5,8 +5,9 @@ matplotlib's cache and XDG_CACHE_HOME point into a temporary folder before any o
 libraries is imported.
 
 The suite runs on two pytest-xdist workers (``addopts`` in setup.cfg; ``-n 0`` runs it in one
-process; tests that share a module-scoped fixture stay on one worker). The first process (the xdist controller, or the only process with ``-n 0``) makes one
-private temp folder for the session and points TMPDIR at it, so that every worker and every
+process); ``--dist loadscope`` keeps each module on one worker, which builds its module
+fixtures once. The first process (the xdist controller, or the only process with ``-n 0``) makes
+one private temp folder for the session and points TMPDIR at it, so that every worker and every
 ``medpair`` / ``torchrun`` subprocess writes its temporary files there; pytest's own
 ``tmp_path`` folders stay where pytest keeps them. At the end the session fails if a
 ``medpair-test-hf-*`` or ``torchelastic_*`` folder was left behind in it, then removes it.
@@ -45,22 +46,6 @@ os.environ.update(
 os.environ.pop("MEDPAIR_DATA_DIR", None)
 
 import pytest  # noqa: E402
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that share module-scoped fixtures run on one xdist worker (``--dist loadgroup``), which builds them once.
-
-    The group is the module and the names of the module-scoped fixtures a test uses; tests
-    without one are handed out one by one. (Before xdist reads the marks: ``tryfirst``.)
-    """
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:
-            continue
-        shared = sorted(name for name, defs in info.name2fixturedefs.items() if defs and defs[-1].scope == "module")
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}:{','.join(shared)}"))
 
 
 @pytest.hookimpl(trylast=True)
