@@ -1,8 +1,17 @@
-"""Test bed: offline Hugging Face settings, tiny models, fixture data.
+"""Test bed: offline Hugging Face settings, one torch thread, a private temp folder, tiny models, fixture data.
 
 No test may touch the network or the user's home cache: the hub is switched off, and HF_HOME,
-matplotlib's cache and XDG_CACHE_HOME point into a temporary folder (removed at the end of the
-run) before any of those libraries is imported.
+matplotlib's cache and XDG_CACHE_HOME point into a temporary folder before any of those
+libraries is imported.
+
+The suite runs on two pytest-xdist workers (``addopts`` in setup.cfg; ``-n 0`` runs it in one
+process); ``--dist loadscope`` keeps each module on one worker, which builds its module
+fixtures once. The first process (the xdist controller, or the only process with ``-n 0``) makes
+one private temp folder for the session and points TMPDIR at it, so that every worker and every
+``medpair`` / ``torchrun`` subprocess writes its temporary files there; pytest's own
+``tmp_path`` folders stay where pytest keeps them. At the end the session fails if a
+``medpair-test-hf-*`` or ``torchelastic_*`` folder was left behind in it, then removes it.
+Each process on one torch thread: two workers on two cores, no oversubscription.
 """
 
 from __future__ import annotations
@@ -11,6 +20,15 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from medpair_testlib import FIXTURE_DATA, SESSION_TMP_ENV, leftover_temp_folders
+
+_CONTROLLER = "PYTEST_XDIST_WORKER" not in os.environ
+if _CONTROLLER:
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())  # pytest's tmp_path folders: where they always were
+    os.environ[SESSION_TMP_ENV] = tempfile.mkdtemp(prefix="medpair-test-session-")
+os.environ["TMPDIR"] = os.environ[SESSION_TMP_ENV]
+tempfile.tempdir = None  # tempfile reads TMPDIR again on its next call
 
 _HF_HOME = tempfile.mkdtemp(prefix="medpair-test-hf-")
 os.environ.update(
@@ -22,17 +40,39 @@ os.environ.update(
     TOKENIZERS_PARALLELISM="false",
     MPLCONFIGDIR=str(Path(_HF_HOME) / "matplotlib"),
     XDG_CACHE_HOME=str(Path(_HF_HOME) / "cache"),
+    OMP_NUM_THREADS="1",
+    MKL_NUM_THREADS="1",
 )
 os.environ.pop("MEDPAIR_DATA_DIR", None)
 
 import pytest  # noqa: E402
 
-from medpair_testlib import FIXTURE_DATA  # noqa: E402
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Remove this process's HF_HOME; in the first process, fail the run if the suite left a temp folder behind.
+
+    A worker removes its HF_HOME here, before it tells the controller that it has finished, so
+    the controller's check never races a worker's clean-up.
+    """
+    shutil.rmtree(_HF_HOME, ignore_errors=True)
+    if not _CONTROLLER:
+        return
+    leftovers = leftover_temp_folders(Path(os.environ[SESSION_TMP_ENV]))
+    if leftovers:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = "the test run left temporary folders behind: " + ", ".join(p.name for p in leftovers)
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Remove the session's private HF_HOME: a test run leaves nothing behind in the temp folder."""
+    """The first process removes the session's private temp folder once every worker has gone."""
     shutil.rmtree(_HF_HOME, ignore_errors=True)
+    if _CONTROLLER:
+        shutil.rmtree(os.environ[SESSION_TMP_ENV], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -52,9 +92,12 @@ def use_data(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(base, medical): the tiny Llama pair, built once per test session."""
+def tiny_models() -> tuple[Path, Path]:
+    """(base, medical): the tiny Llama pair, built once per test run and shared by the workers."""
+    from filelock import FileLock
+
     from medpair_tasks.tinymodels import build_pair
 
-    return build_pair(tmp_path_factory.mktemp("tiny-models"))
-
+    root = Path(os.environ[SESSION_TMP_ENV]) / "tiny-models"
+    with FileLock(f"{root}.lock"):  # the first worker builds, the other waits and reuses
+        return build_pair(root)

@@ -17,6 +17,13 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURE_DATA = REPO / "tests" / "fixtures" / "data"
 PUBMEDQA_DIR = FIXTURE_DATA / "pubmedqa"  # the real release files (MIT), see SOURCE.md there
 MEDPAIR = str(Path(sys.executable).parent / "medpair")
+SESSION_TMP_ENV = "MEDPAIR_TEST_SESSION_TMP"  # the test run's private temp folder (TMPDIR of every process), see conftest.py
+LEFTOVER_PATTERNS = ("medpair-test-hf-*", "torchelastic_*")  # what a test run must not leave in its temp folder
+
+
+def leftover_temp_folders(root: Path) -> list[Path]:
+    """The entries of ``root`` that a finished test run must not leave behind (``LEFTOVER_PATTERNS``)."""
+    return sorted(path for pattern in LEFTOVER_PATTERNS for path in root.glob(pattern))
 
 
 def subprocess_env(data_dir: Path | None) -> dict[str, str]:

@@ -208,6 +208,7 @@ def test_a_study_under_jeong2024_runs_a_fixed_template_model_on_its_own_template
     assert study._manager("val", "medical") is not study._manager("val", "base")
 
 
+@pytest.mark.slow
 def test_medpair_eval_logs_and_scores_like_the_reference(tiny_models, data_dir, tmp_path):
     """The real command line on the tiny model (a folder the generic profile serves): logged
     prompts equal the reference's, and each answer is the reference extractor's reading."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import pytest
+
 from medpair_testlib import PUBMEDQA_DIR, read_run, run_medpair
 from medpair_tasks.roles import roles
 
@@ -15,6 +17,7 @@ def _labels(items) -> list[str]:
     return [item.options[item.answer_idx] for item in items]
 
 
+@pytest.mark.slow
 def test_limit_on_pubmedqa_takes_items_of_every_label(tiny_models, data_dir, tmp_path):
     """test_ground_truth.json is sorted by label: its first 30 items are all "yes" (a constant model scores 100%)."""
     base, _ = tiny_models

@@ -55,6 +55,7 @@ def _copy(study: Path, tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.mark.slow
 def test_run_without_device_uses_the_cpu_and_records_identity(finished_study):
     manifest = json.loads((finished_study / "manifest.json").read_text())
     assert manifest["execution"]["device"] == "cpu"
@@ -67,6 +68,7 @@ def test_run_without_device_uses_the_cpu_and_records_identity(finished_study):
         assert identity["shard"]["id"] == shard.name
 
 
+@pytest.mark.slow
 def test_swapped_models_are_refused_even_without_the_manifest(tiny_models, data_dir, finished_study, tmp_path):
     """The reported bug: delete manifest.json, swap medical and base, and get the old logs under new names."""
     base, medical = tiny_models
@@ -84,6 +86,7 @@ def test_swapped_models_are_refused_even_without_the_manifest(tiny_models, data_
     assert not (out / "manifest.json").exists()
 
 
+@pytest.mark.slow
 def test_the_same_study_resumes_without_its_manifest(tiny_models, data_dir, finished_study, tmp_path):
     base, medical = tiny_models
     out = _copy(finished_study, tmp_path)
@@ -95,6 +98,7 @@ def test_the_same_study_resumes_without_its_manifest(tiny_models, data_dir, fini
     assert (out / "report" / "comparisons.json").read_bytes() == (finished_study / "report" / "comparisons.json").read_bytes()
 
 
+@pytest.mark.slow
 def test_execution_settings_change_and_the_study_resumes(tiny_models, data_dir, finished_study, tmp_path):
     """After an out-of-memory crash the user lowers the batch size: that resumes, nothing is redone."""
     base, medical = tiny_models
@@ -111,6 +115,7 @@ def test_execution_settings_change_and_the_study_resumes(tiny_models, data_dir, 
     assert (out / "report" / "comparisons.json").read_bytes() == (finished_study / "report" / "comparisons.json").read_bytes()
 
 
+@pytest.mark.slow
 def test_a_changed_setting_is_refused_with_the_fields_that_differ(tiny_models, data_dir, finished_study, tmp_path):
     base, medical = tiny_models
     out = _copy(finished_study, tmp_path)
@@ -121,6 +126,7 @@ def test_a_changed_setting_is_refused_with_the_fields_that_differ(tiny_models, d
     assert "Deleting" in done.stderr and "does not start over" in done.stderr
 
 
+@pytest.mark.slow
 def test_a_shard_without_identity_is_not_reused(tiny_models, data_dir, finished_study, tmp_path):
     base, medical = tiny_models
     out = _copy(finished_study, tmp_path)
@@ -131,6 +137,7 @@ def test_a_shard_without_identity_is_not_reused(tiny_models, data_dir, finished_
     assert f"runs/medical/stage1/{shard.name}:" in done.stderr and "identity.json: missing" in done.stderr
 
 
+@pytest.mark.slow
 def test_a_halving_study_resumes_from_its_round_shards(tiny_models, data_dir, tmp_path):
     """Halving rounds record the items they scored; a rerun after a crash reuses them and redoes only the rest."""
     base, medical = tiny_models

@@ -21,14 +21,21 @@ def _run(*command: str, cwd: Path | None = None) -> str:
     return done.stdout
 
 
-def _wheel_venv(tmp_path: Path) -> tuple[Path, Path]:
-    """Build the wheel from a clean copy and install it alone into a fresh venv: (its python, its site-packages)."""
-    dist, source = tmp_path / "dist", tmp_path / "source"
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel, built once from a clean copy of the repository for both tests."""
+    root = tmp_path_factory.mktemp("wheel")
+    dist, source = root / "dist", root / "source"
     # a clean copy: an in-tree build/ folder would let stale files into the wheel
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".venv", "build", "*.egg-info", ".git", "__pycache__",
                                                                ".pytest_cache", "demo_out", "tests"))
     _run(sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-w", str(dist), "-q")
-    (wheel,) = dist.glob("medpair-*.whl")
+    (built,) = dist.glob("medpair-*.whl")
+    return built
+
+
+def _wheel_venv(wheel: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """Install the wheel alone into a fresh venv: (its python, its site-packages)."""
     env = tmp_path / "venv"
     _run(sys.executable, "-m", "venv", str(env))
     python = env / "bin" / "python"
@@ -39,8 +46,8 @@ def _wheel_venv(tmp_path: Path) -> tuple[Path, Path]:
     return python, site
 
 
-def test_wheel_installs_tasks_into_site_packages(tmp_path, data_dir):
-    python, site = _wheel_venv(tmp_path)
+def test_wheel_installs_tasks_into_site_packages(wheel, tmp_path, data_dir):
+    python, site = _wheel_venv(wheel, tmp_path)
     env = python.parent.parent
     medpair = str(env / "bin" / "medpair")
     path = Path(run_medpair(["task-path"], data_dir, cwd=tmp_path, medpair=medpair).stdout.strip())
@@ -60,10 +67,10 @@ def test_wheel_installs_tasks_into_site_packages(tmp_path, data_dir):
     _run(str(python), "-c", code, *modules, cwd=tmp_path)
 
 
-def test_plain_lm_eval_finds_the_tasks_of_an_installed_wheel(tmp_path, data_dir, tiny_models, monkeypatch):
+def test_plain_lm_eval_finds_the_tasks_of_an_installed_wheel(wheel, tmp_path, data_dir, tiny_models, monkeypatch):
     """A fresh venv with only the wheel (dependencies from this environment): plain lm_eval, no --include_path."""
     base, _ = tiny_models
-    python_path, site = _wheel_venv(tmp_path)
+    python_path, site = _wheel_venv(wheel, tmp_path)
     python = str(python_path)
     assert (site / "medpair-lm-eval.pth").is_file()
     monkeypatch.setenv("MEDPAIR_DATA_DIR", str(data_dir))

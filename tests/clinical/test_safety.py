@@ -192,6 +192,7 @@ def test_globs_and_groups_expand():
 
 
 # --------------------------------------------------------------------------- entry points, end to end
+@pytest.mark.slow  # a medpair / lm_eval process end to end
 def test_medpair_eval_refuses_every_bypass_without_traffic(stand_in, tmp_path):
     base = ["eval", "--model", "local-completions", "--limit", "1"]
     _assert_refused(_run([MEDPAIR, *base, "--model_args", f"{API_ARGS},{_local(stand_in)}", "--model_a",
@@ -204,12 +205,14 @@ def test_medpair_eval_refuses_every_bypass_without_traffic(stand_in, tmp_path):
                           f"model=gpt,base_url={REMOTE}", "--task", TASK], stand_in, tmp_path), stand_in, "remote API service")
 
 
+@pytest.mark.slow  # a medpair / lm_eval process end to end
 def test_medpair_eval_allow_remote_sends_one_request(stand_in, tmp_path):
     done = _run([MEDPAIR, "eval", "--allow-remote", "--model", "local-completions", "--model_args",
                  f"{API_ARGS},base_url={REMOTE}", "--tasks", TASK, "--limit", "1"], stand_in, tmp_path)
     _assert_one_request_with_notes(done, stand_in)
 
 
+@pytest.mark.slow  # a medpair / lm_eval process end to end
 def test_plain_lm_eval_is_guarded(stand_in, tmp_path):
     _assert_refused(_run([LM_EVAL, "--model", "local-completions", "--model_args", f"{API_ARGS},base_url={REMOTE}",
                           "--tas", TASK, "--limit", "1"], stand_in, tmp_path), stand_in, REMOTE)
@@ -227,6 +230,7 @@ def _api_model(url: str):
     return get_model("local-completions")(base_url=url, model="m", tokenizer_backend=None, tokenized_requests=False)
 
 
+@pytest.mark.slow  # lm-eval end to end
 def test_python_api_is_guarded(stand_in, monkeypatch):
     """simple_evaluate with a model name or an LM object (as ``medpair run`` passes it), and evaluate."""
     import lm_eval

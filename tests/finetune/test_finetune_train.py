@@ -176,7 +176,9 @@ def test_two_processes_train_like_one(tiny_models, data_dir, tmp_path, medqa_ref
     from medpair_testlib import subprocess_env
 
     _, medical = tiny_models
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "medpair_tasks.finetune.cli",
+    # --log-dir: without it torch's elastic agent leaves a torchelastic_* folder in the temp folder
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "--log-dir", str(tmp_path / "torchrun-logs"),
+               "-m", "medpair_tasks.finetune.cli",
                "--model", str(medical), "--task", "medpair_medqa", "--out", str(tmp_path), "--lr", "0.03", "0.1", "--rank", "8",
                "--epochs", "3", "--checkpoint-every", "2", "--batch-size", "4", "--device", "cpu", "--val-limit", "0", "-q"]
     env = {**subprocess_env(data_dir), "OMP_NUM_THREADS": "1"}
