@@ -166,8 +166,8 @@ def percentile_interval(replicates: np.ndarray, confidence: float) -> tuple[floa
     quantile rule, the one ``scipy.stats.bootstrap`` uses).
     """
     alpha = (1.0 - confidence) / 2.0
-    lo, hi = np.quantile(replicates, [alpha, 1.0 - alpha])
-    return float(lo), float(hi)
+    lower, upper = np.quantile(replicates, [alpha, 1.0 - alpha])
+    return float(lower), float(upper)
 
 
 def bca_interval(
@@ -195,9 +195,9 @@ def bca_interval(
     b = replicates.size
     below = np.count_nonzero(replicates < estimate)
     at_or_below = np.count_nonzero(replicates <= estimate)
-    p0 = (below + at_or_below) / (2.0 * b)
-    p0 = min(max(p0, 0.5 / b), 1.0 - 0.5 / b)
-    z0 = float(ndtri(p0))
+    below_share = (below + at_or_below) / (2.0 * b)  # p0 above
+    below_share = min(max(below_share, 0.5 / b), 1.0 - 0.5 / b)
+    bias_z = float(ndtri(below_share))  # z0 above
 
     dev = jackknife.mean() - jackknife
     denom = float(np.sum(dev**2)) ** 1.5
@@ -206,12 +206,12 @@ def bca_interval(
     alpha = (1.0 - confidence) / 2.0
     levels = []
     for z, tail in ((float(ndtri(alpha)), 0.0), (float(ndtri(1.0 - alpha)), 1.0)):
-        num = z0 + z
+        num = bias_z + z
         scale = 1.0 - accel * num
         if scale <= 0.0:
             logger.warning("BCa: acceleration %.3g too large for this tail; using %s", accel, tail)
             levels.append(tail)
         else:
-            levels.append(float(ndtr(z0 + num / scale)))
-    lo, hi = np.quantile(replicates, levels)
-    return float(lo), float(hi)
+            levels.append(float(ndtr(bias_z + num / scale)))
+    lower, upper = np.quantile(replicates, levels)
+    return float(lower), float(upper)

@@ -371,20 +371,20 @@ def _inverted_interval(sums: np.ndarray, sizes: np.ndarray, patterns: _NullPatte
     with np.errstate(invalid="ignore", divide="ignore"):
         kept_mean = patterns.kept_values / kept_m
         flip_mean = (total_v - patterns.kept_values) / flip_m
-    lo = np.where(split, np.minimum(kept_mean, flip_mean), -np.inf)
-    hi = np.where(split, np.maximum(kept_mean, flip_mean), np.inf)
+    lower = np.where(split, np.minimum(kept_mean, flip_mean), -np.inf)
+    upper = np.where(split, np.maximum(kept_mean, flip_mean), np.inf)
     weights = patterns.weights
     if not patterns.exact:
-        lo, hi = np.append(lo, -np.inf), np.append(hi, np.inf)
+        lower, upper = np.append(lower, -np.inf), np.append(upper, np.inf)
         weights = np.append(weights, 1.0)
     need = alpha * float(weights.sum()) * (1.0 - _WEIGHT_TOL)
-    return _acceptance_hull(lo, hi, weights, need)
+    return _acceptance_hull(lower, upper, weights, need)
 
 
-def _acceptance_hull(lo: np.ndarray, hi: np.ndarray, weights: np.ndarray, need: float) -> tuple[float, float]:
-    """Smallest and largest point covered by closed intervals ``[lo, hi]`` of total weight >= need."""
-    lo_order, hi_order = np.argsort(lo, kind="stable"), np.argsort(hi, kind="stable")
-    lo_sorted, hi_sorted = lo[lo_order], hi[hi_order]
+def _acceptance_hull(lower: np.ndarray, upper: np.ndarray, weights: np.ndarray, need: float) -> tuple[float, float]:
+    """Smallest and largest point covered by closed intervals ``[lower, upper]`` of total weight >= need."""
+    lo_order, hi_order = np.argsort(lower, kind="stable"), np.argsort(upper, kind="stable")
+    lo_sorted, hi_sorted = lower[lo_order], upper[hi_order]
     started = np.concatenate([[0.0], np.cumsum(weights[lo_order])])
     ended = np.concatenate([[0.0], np.cumsum(weights[hi_order])])
 

@@ -28,13 +28,9 @@ ALLOWED_NAMES: frozenset[str] = frozenset({
 })
 
 PENDING_NAMES: frozenset[tuple[str, str]] = frozenset({
-    # in files other branches rewrite this session (clinical, families, outcome01): rename when merged
-    ("medpair_tasks/clinical/readers.py", "fh"), ("medpair_tasks/clinical/readers.py", "sf"),
-    ("medpair_tasks/clinical/readers.py", "lf"), ("medpair_tasks/clinical/readers.py", "kv"),
+    # in files the families branch rewrites this session: rename when merged
     ("medpair_tasks/clinical/sources.py", "fh"), ("medpair_tasks/sources.py", "fh"),
     ("medpair_tasks/taskfiles.py", "up"), ("medpair_tasks/vqa/sources.py", "fh"),
-    ("stats/bootstrap.py", "p0"), ("stats/bootstrap.py", "z0"), ("stats/bootstrap.py", "lo"),
-    ("stats/bootstrap.py", "hi"), ("stats/signflip.py", "lo"), ("stats/signflip.py", "hi"),
 })
 """(path, name) pairs still to rename; each entry must still occur."""
 

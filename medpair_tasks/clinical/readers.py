@@ -142,8 +142,8 @@ def _ehrnoteqa_whitespace(text: str) -> str:
 def _discharge_notes(path: Path, subjects: set[str]) -> dict[str, list[dict[str, str]]]:
     """MIMIC-IV-Note ``discharge.csv(.gz)`` rows of the given subjects, each subject's by charttime."""
     notes: dict[str, list[dict[str, str]]] = {}
-    with _open_text(path) as fh:
-        reader = csv.DictReader(fh)
+    with _open_text(path) as source:
+        reader = csv.DictReader(source)
         missing = {"subject_id", "hadm_id", "charttime", "text"} - set(reader.fieldnames or ())
         if missing:
             raise ValueError(f"{path}: not MIMIC-IV-Note discharge.csv (no column {', '.join(sorted(missing))})")
@@ -295,7 +295,8 @@ def read_n2c2_obesity(folder: Path, disease: str) -> SourceSplits:
         if not judged:
             raise ValueError(f"{folder}: no intuitive judgments for {name} in {', '.join(p.name for p in files)}")
         items = []
-        for doc_id, judgment in sorted(judged.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else kv[0]):
+        in_order = sorted(judged.items(), key=lambda entry: int(entry[0]) if entry[0].isdigit() else entry[0])
+        for doc_id, judgment in in_order:
             if doc_id not in records:
                 raise ValueError(f"{folder}: {split} judgment for document {doc_id}, which no {split} record file has")
             if judgment not in N2C2_JUDGMENTS:
@@ -334,39 +335,39 @@ def _option_sets(pairs: list[tuple[str, str]], inventory: dict[str, list[str]] |
     """
     seen = Counter(pairs)
     by_sf: dict[str, list[str]] = OrderedDict()
-    for sf, sense in pairs:
-        by_sf.setdefault(sf, [])
-        if inventory is None and sense not in by_sf[sf]:
-            by_sf[sf].append(sense)
+    for acronym, sense in pairs:
+        by_sf.setdefault(acronym, [])
+        if inventory is None and sense not in by_sf[acronym]:
+            by_sf[acronym].append(sense)
     if inventory is not None:
-        for sf in by_sf:
-            by_sf[sf] = list(dict.fromkeys(inventory.get(sf, [])))
+        for acronym in by_sf:
+            by_sf[acronym] = list(dict.fromkeys(inventory.get(acronym, [])))
     result = {}
-    for sf, senses in by_sf.items():
+    for acronym, senses in by_sf.items():
         if len(senses) > MAX_OPTIONS:
             order = {s: i for i, s in enumerate(senses)}
-            senses = sorted(senses, key=lambda s: (-seen[(sf, s)], order[s]))[:MAX_OPTIONS]
-        result[sf] = tuple(sorted(senses, key=str.casefold))
+            senses = sorted(senses, key=lambda s: (-seen[(acronym, s)], order[s]))[:MAX_OPTIONS]
+        result[acronym] = tuple(sorted(senses, key=str.casefold))
     return result
 
 
 def _acronym_items(rows: list[tuple[str, str, str, str]], inventory: dict[str, list[str]] | None, source: str) -> list[ClinicalItem]:
     """(key, short form, gold sense, context) rows → items; short forms with one sense are dropped."""
-    options = _option_sets([(sf, sense) for _, sf, sense, _ in rows], inventory)
+    options = _option_sets([(acronym, sense) for _, acronym, sense, _ in rows], inventory)
     items, dropped = [], Counter()
-    for key, sf, sense, context in rows:
-        choices = options.get(sf, ())
+    for key, acronym, sense, context in rows:
+        choices = options.get(acronym, ())
         if len(choices) < 2 or sense not in choices:
-            dropped[sf] += 1
+            dropped[acronym] += 1
             continue
         items.append(
             ClinicalItem(
                 key=key,
-                question=acronym_question(sf),
+                question=acronym_question(acronym),
                 options=choices,
                 answer_idx=choices.index(sense),
                 context=context,
-                stratum=sf,
+                stratum=acronym,
             )
         )
     if dropped:
@@ -386,18 +387,18 @@ def read_casi(folder: Path) -> SourceSplits:
     """
     path = first_existing(folder, CASI_FILE)
     rows = []
-    with path.open(encoding="cp1252", newline="") as fh:
-        for number, line in enumerate(fh, 1):
+    with path.open(encoding="cp1252", newline="") as source:
+        for number, line in enumerate(source, 1):
             line = line.rstrip("\r\n")
             if not line.strip():
                 continue
             fields = line.split("|", 6)
             if len(fields) != 7:
                 raise ValueError(f"{path}:{number}: expected 7 '|'-separated fields, found {len(fields)}")
-            sf, sense, _rep, _start, _end, _section, sample = fields
+            acronym, sense, _rep, _start, _end, _section, sample = fields
             if sense.strip() in CASI_NOT_A_SENSE or sense.startswith("MISTAKE"):
                 continue
-            rows.append((f"line{number:05d}", sf.strip(), sense.strip(), sample.strip()))
+            rows.append((f"line{number:05d}", acronym.strip(), sense.strip(), sample.strip()))
     return {"all": _acronym_items(rows, None, str(path))}
 
 
@@ -426,10 +427,11 @@ def read_mimic3_acronym(folder: Path) -> SourceSplits:
     inventory_raw = read_json(first_existing(folder, SENSE_MAP_FILE))
     if not isinstance(inventory_raw, dict):
         raise ValueError(f"{folder / SENSE_MAP_FILE}: expected an object short form → list of senses")
-    inventory = {sf: [readable_sense(lf) for lf in lfs] for sf, lfs in inventory_raw.items()}
+    inventory = {acronym: [readable_sense(long_form) for long_form in long_forms]
+                 for acronym, long_forms in inventory_raw.items()}
     rows = []
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
+    with path.open(encoding="utf-8", newline="") as source:
+        reader = csv.DictReader(source)
         missing = {"sf", "target_lf_sense", "context"} - set(reader.fieldnames or ())
         if missing:
             raise ValueError(f"{path}: no column {', '.join(sorted(missing))}")
@@ -552,8 +554,8 @@ def read_probsum(folder: Path) -> SourceSplits:
     splits: SourceSplits = {}
     for split, name in PROBSUM_FILES.items():
         path = first_existing(folder, name)
-        with path.open(encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
+        with path.open(encoding="utf-8", newline="") as source:
+            reader = csv.DictReader(source)
             missing = set(PROBSUM_COLUMNS) - set(reader.fieldnames or ())
             if missing:
                 raise ValueError(f"{path}: no column {', '.join(sorted(missing))}")
