@@ -9,7 +9,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from medpair_tasks.clinical.safety import ALLOW_FLAGS
-from medpair_tasks.records import DataUnavailable
+from medpair_tasks.knowledge.records import DataUnavailable
 
 HELP = """\
 usage: medpair eval [--allow-remote] LM_EVAL_ARGUMENTS...
@@ -64,7 +64,7 @@ def unknown_names(names: Iterable[str]) -> list[str]:
 def data_problems(datasets: Iterable[str]) -> list[DataUnavailable]:
     """Every dataset among ``datasets`` whose data cannot be read (each read once, then cached)."""
     from medpair_tasks.clinical.sources import CLINICAL_SOURCES, load_clinical
-    from medpair_tasks.sources import SOURCES, load_source
+    from medpair_tasks.knowledge.sources import SOURCES, load_source
     from medpair_tasks.vqa.sources import VQA_SOURCES, load_vqa_source
 
     problems = []

@@ -18,7 +18,7 @@ import datasets
 from medpair_tasks.jeong2024 import profile_for, render_prompt, stop_strings, system_prompt
 from medpair_tasks.jeong2024_roles import VAL_LIMIT, fewshot_items, scored_items
 from medpair_tasks.protocols import JEONG2024
-from medpair_tasks.records import Item
+from medpair_tasks.knowledge.records import Item
 
 MODEL_KEYS = ("pretrained",)
 

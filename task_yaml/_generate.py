@@ -29,32 +29,32 @@ from pathlib import Path
 
 from medpair_tasks.clinical.taskfiles import clinical_files
 from medpair_tasks.formats import jinja_template, with_finished_prompt
-from medpair_tasks.sources import MMLU_SUBJECTS, SOURCES
-from medpair_tasks.taskfiles import HEADER, candidate_family, candidate_metadata, flow, format_files, standard_includes
+from medpair_tasks.knowledge.sources import MMLU_SUBJECTS, SOURCES
+from medpair_tasks.family.taskfiles import HEADER, candidate_family, candidate_metadata, flow, format_files, standard_includes
 from medpair_tasks.taskspec import MODES, TASK_VERSION, Candidate
 from medpair_tasks.vqa.taskfiles import vqa_files
 
 MODE_TEMPLATES = {
     "mc": """\
-custom_dataset: !function medpair_tasks.hooks.load
+custom_dataset: !function medpair_tasks.family.hooks.load
 test_split: eval
 fewshot_config:
   split: fewshot
   sampler: first_n
   doc_to_target: "{% if prompt is defined %}{% else %}{{ answer_idx }}{% endif %}"
 output_type: multiple_choice
-doc_to_choice: !function medpair_tasks.hooks.letters
+doc_to_choice: !function medpair_tasks.family.hooks.letters
 doc_to_target: answer_idx
 target_delimiter: " "
 fewshot_delimiter: "\\n\\n"
-process_results: !function medpair_tasks.hooks.score_loglikelihood
+process_results: !function medpair_tasks.family.hooks.score_loglikelihood
 metric_list:
   - metric: acc
     aggregation: mean
     higher_is_better: true
 """,
     "gen": """\
-custom_dataset: !function medpair_tasks.hooks.load
+custom_dataset: !function medpair_tasks.family.hooks.load
 test_split: eval
 fewshot_config:
   split: fewshot
@@ -73,9 +73,9 @@ filter_list:
   - name: extract
     filter:
       - function: custom
-        filter_fn: !function medpair_tasks.hooks.extract_filter
+        filter_fn: !function medpair_tasks.family.hooks.extract_filter
       - function: take_first
-process_results: !function medpair_tasks.hooks.score_generation
+process_results: !function medpair_tasks.family.hooks.score_generation
 metric_list:
   - metric: acc
     aggregation: mean

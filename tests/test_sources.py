@@ -9,9 +9,9 @@ import datasets
 import pytest
 
 from medpair_testlib import FIXTURE_DATA, PUBMEDQA_DIR
-from medpair_tasks import sources
-from medpair_tasks.records import DataUnavailable
-from medpair_tasks.sources import SOURCES, load_source, pubmedqa_test_ids
+from medpair_tasks.knowledge import sources
+from medpair_tasks.knowledge.records import DataUnavailable
+from medpair_tasks.knowledge.sources import SOURCES, load_source, pubmedqa_test_ids
 
 
 @pytest.fixture(autouse=True)

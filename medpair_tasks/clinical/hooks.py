@@ -1,7 +1,7 @@
 """The functions the clinical task YAMLs name with ``!function``: data loading and scoring.
 
 Multiple-choice clinical tasks score with the knowledge tasks' hooks
-(:func:`medpair_tasks.hooks.score_loglikelihood`, :func:`~medpair_tasks.hooks.score_generation`
+(:func:`medpair_tasks.family.hooks.score_loglikelihood`, :func:`~medpair_tasks.family.hooks.score_generation`
 with the answer-extraction filter); the generative ones with :func:`score_summary` (ROUGE) and
 :func:`score_codes` (ICD-10). All scores go through ``process_results``, which lm-eval calls for
 every output type (its ``metric_list`` callables are skipped for ``multiple_choice``).
@@ -19,7 +19,7 @@ import datasets
 
 from medpair_tasks.clinical.metrics import icd_scores, rouge_scores
 from medpair_tasks.clinical.roles import clinical_roles, scored_items
-from medpair_tasks.hooks import build_splits
+from medpair_tasks.family.hooks import build_splits
 
 
 def load(**metadata: Any) -> datasets.DatasetDict:
@@ -27,7 +27,7 @@ def load(**metadata: Any) -> datasets.DatasetDict:
 
     Receives the task metadata merged with the CLI ``--metadata`` and ``--model_args``.
     The ``fewshot`` split is empty for datasets without a few-shot pool; a demonstration never
-    shares its note, patient or premise (``cluster``) with the scored item (:mod:`medpair_tasks.fewshot`).
+    shares its note, patient or premise (``cluster``) with the scored item (:mod:`medpair_tasks.family.fewshot`).
     """
     return build_splits(metadata, scored_items, lambda name: clinical_roles(name).pool)
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from medpair_tasks.clinical.records import ClinicalItem
 from medpair_tasks.clinical.sources import CLINICAL_SOURCES, clinical_folder, load_clinical
-from medpair_tasks.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW, SPLIT_SEED, check_disjoint, draw_shots, pick_role, split_off
+from medpair_tasks.family.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW, SPLIT_SEED, check_disjoint, draw_shots, pick_role, split_off
 
 # (pool, val, test) shares of the datasets without an official split
 NO_SPLIT_SHARES = {
@@ -129,7 +129,7 @@ def clinical_roles(name: str) -> ClinicalRoles:
 
 
 def scored_items(name: str, role: str, val_limit: int = DEFAULT_VAL_LIMIT) -> list[ClinicalItem]:
-    """The items a task scores in ``role`` (the knowledge tasks' rule: :func:`medpair_tasks.roles.pick_role`)."""
+    """The items a task scores in ``role`` (the knowledge tasks' rule: :func:`medpair_tasks.family.roles.pick_role`)."""
     return pick_role(clinical_roles(name), role, val_limit)
 
 

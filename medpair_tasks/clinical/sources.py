@@ -3,7 +3,7 @@
 Every clinical dataset is read from ``$MEDPAIR_DATA_DIR/<folder>/`` in its source's original
 release format (:mod:`medpair_tasks.clinical.readers`); there is no download and no hub
 fall-back, because most of them are credentialed. A missing folder, a missing file or a file
-that does not follow the release schema is one :class:`~medpair_tasks.records.DataUnavailable`
+that does not follow the release schema is one :class:`~medpair_tasks.knowledge.records.DataUnavailable`
 error that names the dataset, the path, where to get the data and which agreement it needs;
 never a silent partial run.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 from medpair_tasks.clinical import readers
 from medpair_tasks.clinical.longhealth import LongHealthData, read_longhealth
 from medpair_tasks.clinical.readers import SourceSplits
-from medpair_tasks.records import DataUnavailable
+from medpair_tasks.knowledge.records import DataUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +220,7 @@ def verify_checksums(folder: Path) -> int:
 def load_clinical(name: str) -> SourceSplits:
     """The source splits of a clinical dataset from ``$MEDPAIR_DATA_DIR``.
 
-    Raises :class:`~medpair_tasks.records.DataUnavailable` with the path looked at, the
+    Raises :class:`~medpair_tasks.knowledge.records.DataUnavailable` with the path looked at, the
     problem, where to get the data and the agreement it needs.
     """
     if name not in CLINICAL_SOURCES:

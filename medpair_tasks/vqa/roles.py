@@ -16,10 +16,10 @@ The two seeded splits reproduce the authors' code: VQA-RAD's validation is sciki
 ``train_test_split(train_size=5, seed=42)`` train part (the last 5 of
 ``default_rng(42).permutation(n)``). Unlike the authors, who drew VQA-RAD demonstrations from the
 whole train split, medpair's pool never shares an item with a scored role, and no prompt shows
-a demonstration about the scored item's own image (:mod:`medpair_tasks.fewshot`).
+a demonstration about the scored item's own image (:mod:`medpair_tasks.family.fewshot`).
 
 Validation subsampling (``val_limit``) and few-shot draws work as for the knowledge tasks
-(:mod:`medpair_tasks.roles`).
+(:mod:`medpair_tasks.family.roles`).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from medpair_tasks.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW, SPLIT_SEED, check_disjoint, draw_shots, pick_role
-from medpair_tasks.vqa.items import VQAItem
+from medpair_tasks.family.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW, SPLIT_SEED, check_disjoint, draw_shots, pick_role
+from medpair_tasks.vqa.records import VQAItem
 from medpair_tasks.vqa.sources import VQASplits, load_vqa_source, local_folder
 
 MMMU_VAL_SIZE = 5
@@ -91,7 +91,7 @@ def vqa_roles(dataset: str) -> VQARoles:
 
 
 def scored_items(dataset: str, role: str, val_limit: int = DEFAULT_VAL_LIMIT) -> list[VQAItem]:
-    """The items a task scores in ``role`` (the text tasks' rule: :func:`medpair_tasks.roles.pick_role`)."""
+    """The items a task scores in ``role`` (the text tasks' rule: :func:`medpair_tasks.family.roles.pick_role`)."""
     return pick_role(vqa_roles(dataset), role, val_limit)
 
 

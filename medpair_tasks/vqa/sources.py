@@ -6,7 +6,7 @@ release layout overrides the hub: put it in ``$MEDPAIR_DATA_DIR/<folder>/`` (lay
 never a silent fall-back to the hub.
 
 Only closed-ended questions are kept (Jeong et al., 2024): yes/no questions and questions that
-name their alternatives (:func:`~medpair_tasks.vqa.items.closed_options`); SLAKE in English
+name their alternatives (:func:`~medpair_tasks.vqa.records.closed_options`); SLAKE in English
 only; MMMU's multiple-choice questions only. Each reader returns the *source splits* ``train``,
 ``dev`` (the official validation split, when there is one) and ``test``, plus the store that
 reads the images; :mod:`medpair_tasks.vqa.roles` turns splits into medpair's roles.
@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from medpair_tasks.formats import LETTERS
-from medpair_tasks.records import DataUnavailable
-from medpair_tasks.sources import DATA_DIR_ENV, naming_file, read_from_hub, read_json
+from medpair_tasks.knowledge.records import DataUnavailable
+from medpair_tasks.knowledge.sources import DATA_DIR_ENV, naming_file, read_from_hub, read_json
 from medpair_tasks.vqa.images import FolderImages, ImageStore, TableImages, ZipImages, image_sha256, open_image, table_ref
-from medpair_tasks.vqa.items import VQAItem, closed_options, no_placeholder, normalise
+from medpair_tasks.vqa.records import VQAItem, closed_options, no_placeholder, normalise
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +355,7 @@ def local_folder(name: str) -> Path | None:
 def load_vqa_source(name: str) -> LoadedSource:
     """The source splits and images of a VQA dataset, from ``$MEDPAIR_DATA_DIR`` if present, else the hub.
 
-    Raises :class:`~medpair_tasks.records.DataUnavailable` naming the paths looked at and
+    Raises :class:`~medpair_tasks.knowledge.records.DataUnavailable` naming the paths looked at and
     where to get the data.
     """
     folder = local_folder(name)

@@ -14,7 +14,7 @@ from medpair_tasks.clinical.longhealth import CANNOT_ANSWER, pack, read_longheal
 from medpair_tasks.clinical.roles import clinical_roles, fewshot_items, partition, scored_items
 from medpair_tasks.clinical.sources import CLINICAL_SOURCES, CREDENTIALED, load_clinical
 from medpair_tasks.clinical.truncate import ApproxCounter
-from medpair_tasks.records import DataUnavailable
+from medpair_tasks.knowledge.records import DataUnavailable
 
 DATA = FIXTURES / "data"
 

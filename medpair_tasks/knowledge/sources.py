@@ -6,7 +6,7 @@ release format overrides the hub: put it in ``$MEDPAIR_DATA_DIR/<dataset>/`` (la
 never a silent fall-back to the hub.
 
 Each reader returns the dataset's *source splits* under the names ``train``, ``dev`` and
-``test``; :mod:`medpair_tasks.roles` turns them into medpair's split roles.
+``test``; :mod:`medpair_tasks.family.roles` turns them into medpair's split roles.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from medpair_tasks.formats import LETTERS
-from medpair_tasks.records import DataUnavailable, Item
+from medpair_tasks.knowledge.records import DataUnavailable, Item
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ The validation role is one fixed subsample of at most ``val_limit`` items (defau
 seed :data:`VAL_SUBSAMPLE_SEED`), the same for every candidate prompt. Few-shot seed ``s`` draws
 :data:`FEWSHOT_DRAW` examples from the pool with ``numpy.random.default_rng(s)``; every scored
 question of that candidate gets the same examples, in the same order, unless one of them shares
-a source with it (:mod:`medpair_tasks.fewshot`: it then gets the next ones of the seed's
+a source with it (:mod:`medpair_tasks.family.fewshot`: it then gets the next ones of the seed's
 ranking, :func:`rank_shots`). The pool never shares an item with the validation or test role.
 """
 
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from medpair_tasks.records import Item
-from medpair_tasks.sources import SourceSplits, load_source, local_folder
+from medpair_tasks.knowledge.records import Item
+from medpair_tasks.knowledge.sources import SourceSplits, load_source, local_folder
 
 ROLES = ("val", "test")
 SPLIT_SEED = 42
@@ -90,7 +90,7 @@ def rank_shots(dataset: str, pool: Sequence, seed: int, k: int = FEWSHOT_DRAW) -
     First the seed's ``k`` draws (``numpy.random.default_rng(seed).choice``), then the rest of
     the pool in the order of a permutation by the same generator. Demonstrations are taken from
     the front, skipping those that share a source with the scored item
-    (:mod:`medpair_tasks.fewshot`).
+    (:mod:`medpair_tasks.family.fewshot`).
     """
     if len(pool) < k:
         raise ValueError(f"{dataset}: few-shot pool has {len(pool)} items, fewer than {k}")

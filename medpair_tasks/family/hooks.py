@@ -1,6 +1,6 @@
 """The functions medpair's task YAMLs name with ``!function``: data loading, choices, scoring.
 
-They are thin: the data lives in :mod:`medpair_tasks.roles`, the extraction rules in
+They are thin: the data lives in :mod:`medpair_tasks.family.roles`, the extraction rules in
 :mod:`medpair_tasks.extract`. The run-time switches come through lm-eval's task metadata, which
 ``--metadata '{"role": "test"}'`` on the command line overrides for every task of the run:
 
@@ -24,10 +24,10 @@ import pyarrow as pa
 
 from medpair_tasks import jeong2024_docs, jeong2024_extract
 from medpair_tasks.extract import UNPARSEABLE, extract_answer
-from medpair_tasks.fewshot import candidate_prefix, fewshot_rule, shared_source_demonstrations
+from medpair_tasks.family.fewshot import candidate_prefix, fewshot_rule, shared_source_demonstrations
 from medpair_tasks.formats import LETTERS
 from medpair_tasks.protocols import JEONG2024, MEDPAIR, protocol_of
-from medpair_tasks.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW, rank_shots, roles, scored_items
+from medpair_tasks.family.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW, rank_shots, roles, scored_items
 
 
 def _item_doc(item: Any, dataset: str, role: str) -> dict[str, Any]:
@@ -57,10 +57,10 @@ def build_splits(
     ``scored(dataset, role, val_limit)`` gives the scored items, ``pool(dataset)`` the few-shot
     pool (empty: an empty ``fewshot`` split), ``as_doc(item, dataset, role)`` turns an item into
     an lm-eval document (default: the item's own ``as_doc``). The ``fewshot`` split is the front
-    of the seed's ranking of the pool (:func:`medpair_tasks.roles.rank_shots`): for a few-shot
-    task with ``per_item`` (a :class:`medpair_tasks.sampler.SourceDisjointTask`), as far as every
+    of the seed's ranking of the pool (:func:`medpair_tasks.family.roles.rank_shots`): for a few-shot
+    task with ``per_item`` (a :class:`medpair_tasks.family.sampler.SourceDisjointTask`), as far as every
     scored item needs to find its demonstrations that share no source with it
-    (:mod:`medpair_tasks.fewshot`); otherwise the seed's draws, which every item is shown, so
+    (:mod:`medpair_tasks.family.fewshot`); otherwise the seed's draws, which every item is shown, so
     that a draw sharing a source with a scored item is an error.
     """
     dataset = metadata.get("dataset")
