@@ -9,7 +9,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from medpair_tasks.clinical.safety import ALLOW_FLAGS
-from medpair_tasks.knowledge.records import DataUnavailable
+from medpair_tasks.family.sources import DataUnavailable
 
 HELP = """\
 usage: medpair eval [--allow-remote] LM_EVAL_ARGUMENTS...

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 
 from medpair_testlib import PUBMEDQA_DIR, read_run, run_medpair
-from medpair_tasks.family.roles import roles
+from medpair_tasks.knowledge.roles import roles
 
 LIMIT = 30
 

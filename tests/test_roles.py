@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medpair_tasks.family.roles import fewshot_items, roles, scored_items
+from medpair_tasks.knowledge.roles import fewshot_items, roles, scored_items
 from medpair_tasks.knowledge.sources import SOURCES
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import datasets
 
 from medpair_tasks.clinical.metrics import icd_scores, rouge_scores
-from medpair_tasks.clinical.roles import clinical_roles, scored_items
+from medpair_tasks.clinical.roles import BOOK
 from medpair_tasks.family.hooks import build_splits
 
 
@@ -29,7 +29,7 @@ def load(**metadata: Any) -> datasets.DatasetDict:
     The ``fewshot`` split is empty for datasets without a few-shot pool; a demonstration never
     shares its note, patient or premise (``cluster``) with the scored item (:mod:`medpair_tasks.family.fewshot`).
     """
-    return build_splits(metadata, scored_items, lambda name: clinical_roles(name).pool)
+    return build_splits(metadata, BOOK.scored_items, BOOK.pool)
 
 
 def _generation(results: list[Any]) -> str:

@@ -1,78 +1,64 @@
-"""Split roles: which items a task scores (validation or test) and where its shots come from.
+"""Split roles, shared by every task family: which items a task scores and where its shots come from.
 
-The roles per dataset:
-
-========== ======================================= ===================== ==========================
-dataset    validation role                         test role             few-shot pool
-========== ======================================= ===================== ==========================
-MedQA      official dev                            official test         train
-MedMCQA    20% of train (seed 42)                  official validation   the other 80% of train
-PubMedQA   the 500 non-test questions, less the    the official 500      50 of the 500 non-test
-           50 of the few-shot pool                                       questions (seed 42)
-MMLU       validation                              test                  dev (5 questions)
-========== ======================================= ===================== ==========================
+Each dataset has three roles: ``val`` (where the prompt is chosen), ``test`` (where the chosen
+prompt is reported) and ``pool`` (where few-shot demonstrations come from); a family's rule
+(``roles_from`` in its ``roles`` module) assigns them from the dataset's source splits, and a
+:class:`RoleBook` applies it, checks it and caches it per (dataset, data folder).
 
 The validation role is one fixed subsample of at most ``val_limit`` items (default 500,
 seed :data:`VAL_SUBSAMPLE_SEED`), the same for every candidate prompt. Few-shot seed ``s`` draws
 :data:`FEWSHOT_DRAW` examples from the pool with ``numpy.random.default_rng(s)``; every scored
 question of that candidate gets the same examples, in the same order, unless one of them shares
 a source with it (:mod:`medpair_tasks.family.fewshot`: it then gets the next ones of the seed's
-ranking, :func:`rank_shots`). The pool never shares an item with the validation or test role.
+ranking, :func:`rank_shots`). The pool never shares an item with the validation or test role
+(:func:`check_disjoint`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from medpair_tasks.knowledge.records import Item
-from medpair_tasks.knowledge.sources import SourceSplits, load_source, local_folder
+from medpair_tasks.family.sources import SourceTable
 
 ROLES = ("val", "test")
 SPLIT_SEED = 42
 VAL_SUBSAMPLE_SEED = 1234
 DEFAULT_VAL_LIMIT = 500
 FEWSHOT_DRAW = 3
-PUBMEDQA_POOL_SIZE = 50
+ROLE_CACHE_SIZE = 32
+ItemT = TypeVar("ItemT")
+Splits = Mapping[str, Sequence[Any]]
 
 
 @dataclass(frozen=True)
-class Roles:
+class Roles(Generic[ItemT]):
     """The items of each role of one dataset (before the validation subsample)."""
 
-    val: tuple[Item, ...]
-    test: tuple[Item, ...]
-    pool: tuple[Item, ...]
+    val: tuple[ItemT, ...]
+    test: tuple[ItemT, ...]
+    pool: tuple[ItemT, ...]
 
 
-def split_off(items: list[Item], n_split: int, seed: int) -> tuple[list[Item], list[Item]]:
+def split_off(items: Sequence[ItemT], n_split: int, seed: int) -> tuple[list[ItemT], list[ItemT]]:
     """Split ``items`` into (``n_split`` chosen at random, the rest), both in source order."""
     chosen = set(np.random.default_rng(seed).choice(len(items), size=n_split, replace=False).tolist())
     return [x for i, x in enumerate(items) if i in chosen], [x for i, x in enumerate(items) if i not in chosen]
 
 
-def _roles_from(dataset: str, splits: SourceSplits) -> Roles:
-    if dataset == "medmcqa":
-        val, pool = split_off(splits["train"], round(0.2 * len(splits["train"])), SPLIT_SEED)
-        return Roles(tuple(val), tuple(splits["dev"]), tuple(pool))
-    if dataset == "pubmedqa":
-        pool, val = split_off(splits["dev"], PUBMEDQA_POOL_SIZE, SPLIT_SEED)
-        return Roles(tuple(val), tuple(splits["test"]), tuple(pool))
-    return Roles(tuple(splits["dev"]), tuple(splits["test"]), tuple(splits["train"]))
-
-
-def check_disjoint(dataset: str, roles_: Roles) -> None:
+def check_disjoint(dataset: str, roles_: Roles[Any]) -> None:
     """Refuse roles whose few-shot pool shares an item with a scored role (any dataset family)."""
     overlap = {x.key for x in roles_.pool} & {x.key for x in roles_.val + roles_.test}
     if overlap:
         raise ValueError(f"{dataset}: few-shot pool shares items with a scored role: {sorted(overlap)[:3]}")
 
 
-def pick_role(roles_: Roles, role: str, val_limit: int = DEFAULT_VAL_LIMIT) -> list:
+def pick_role(roles_: Roles[ItemT], role: str, val_limit: int = DEFAULT_VAL_LIMIT) -> list[ItemT]:
     """The items scored in ``role``; the validation role is one fixed subsample of ``val_limit`` (≤ 0: all)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
@@ -105,23 +91,56 @@ def draw_shots(dataset: str, pool: Sequence, seed: int, k: int = FEWSHOT_DRAW) -
     return rank_shots(dataset, pool, seed, k)[:k]
 
 
-@lru_cache(maxsize=32)
-def _roles_cached(dataset: str, folder: Path | None) -> Roles:
-    result = _roles_from(dataset, load_source(dataset))
-    check_disjoint(dataset, result)
-    return result
+def _same(loaded: Any) -> Any:
+    return loaded
 
 
-def roles(dataset: str) -> Roles:
-    """The validation, test and few-shot-pool items of a dataset (cached per data folder)."""
-    return _roles_cached(dataset, local_folder(dataset))
+class RoleBook(Generic[ItemT]):
+    """A family's split roles: its rule applied to its sources, checked, cached per (dataset, data folder).
 
+    ``table`` reads the family's sources; ``rule(name, splits)`` assigns the roles of one
+    dataset from its source splits; ``splits_of(loaded)`` takes the splits out of what the table
+    loads (default: it is the splits); ``check(name, roles)`` refuses roles that break a family
+    rule (default :func:`check_disjoint`).
+    """
 
-def scored_items(dataset: str, role: str, val_limit: int = DEFAULT_VAL_LIMIT) -> list[Item]:
-    """The items a task scores in ``role`` (see :func:`pick_role`)."""
-    return pick_role(roles(dataset), role, val_limit)
+    def __init__(
+        self,
+        table: SourceTable[Any, Any],
+        rule: Callable[[str, Splits], Roles[ItemT]],
+        splits_of: Callable[[Any], Splits] = _same,
+        check: Callable[[str, Roles[ItemT]], None] = check_disjoint,
+    ) -> None:
+        self.table = table
+        self.rule = rule
+        self.splits_of = splits_of
+        self.check = check
+        self._cached = lru_cache(maxsize=ROLE_CACHE_SIZE)(self._assign)
 
+    def _assign(self, name: str, folder: Path | None) -> Roles[ItemT]:
+        """The roles of ``name`` (``folder`` keys the cache: another data folder, other roles)."""
+        result = self.rule(name, self.splits_of(self.table.load(name)))
+        self.check(name, result)
+        return result
 
-def fewshot_items(dataset: str, seed: int, k: int = FEWSHOT_DRAW) -> list[Item]:
-    """The ``k`` draws of few-shot seed ``seed`` from the pool (what every knowledge item is shown)."""
-    return draw_shots(dataset, roles(dataset).pool, seed, k)
+    def roles(self, name: str) -> Roles[ItemT]:
+        """The validation, test and few-shot-pool items of a dataset (cached per data folder)."""
+        return self._cached(name, self.table.folder(name))
+
+    def pool(self, name: str) -> tuple[ItemT, ...]:
+        """The few-shot pool of a dataset (empty for a dataset without demonstrations)."""
+        return self.roles(name).pool
+
+    def scored_items(self, name: str, role: str, val_limit: int = DEFAULT_VAL_LIMIT) -> list[ItemT]:
+        """The items a task scores in ``role`` (see :func:`pick_role`)."""
+        return pick_role(self.roles(name), role, val_limit)
+
+    def fewshot_items(self, name: str, seed: int, k: int = FEWSHOT_DRAW) -> list[ItemT]:
+        """The ``k`` draws of few-shot seed ``seed`` from the pool (what every item is shown, unless it
+        shares a source with one of them); empty for a dataset without a pool."""
+        pool = self.pool(name)
+        return draw_shots(name, pool, seed, k) if pool else []
+
+    def cache_clear(self) -> None:
+        """Forget every dataset's roles (the sources' own cache is the table's)."""
+        self._cached.cache_clear()

@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("medpair_tasks").setLevel(logging.WARNING if args.quiet else logging.INFO if args.verbose else logging.WARNING)
     from medpair_tasks.finetune.data import dataset_of_task, select_items
     from medpair_tasks.finetune.grid import GridMismatch, eval_command, eval_folder, missing_local_model, model_name, run_grid
-    from medpair_tasks.knowledge.records import DataUnavailable
+    from medpair_tasks.family.sources import DataUnavailable
 
     for label, spec in models:
         if missing_local_model(spec):

@@ -30,9 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from medpair_tasks.family.roles import DEFAULT_VAL_LIMIT, SPLIT_SEED
 from medpair_tasks.formats import LETTERS, format_from_id, jinja_template
 from medpair_tasks.knowledge.records import Item
-from medpair_tasks.family.roles import DEFAULT_VAL_LIMIT, SPLIT_SEED, roles, scored_items
+from medpair_tasks.knowledge.roles import roles, scored_items
 
 log = logging.getLogger(__name__)
 

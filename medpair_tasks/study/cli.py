@@ -7,9 +7,9 @@ import logging
 import sys
 from pathlib import Path
 
-from medpair_tasks.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 from medpair_tasks.family.roles import DEFAULT_VAL_LIMIT
 from medpair_tasks.knowledge.sources import MMLU_SUBJECTS, SOURCES
+from medpair_tasks.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 
 GROUPS = {
     "knowledge": tuple(SOURCES),
@@ -134,7 +134,7 @@ def build_plan_parser() -> argparse.ArgumentParser:
 
 def plan_main(argv: list[str] | None = None) -> int:
     """``medpair plan``: returns the exit status."""
-    from medpair_tasks.knowledge.records import DataUnavailable
+    from medpair_tasks.family.sources import DataUnavailable
     from medpair_tasks.study.jobs import stage1_jobs, stage2_jobs, write_jobs
     from medpair_tasks.study.plan import make_plan
 
@@ -210,7 +210,7 @@ def run_main(argv: list[str] | None = None) -> int:
 
 
 def _run_study(args: argparse.Namespace) -> int:
-    from medpair_tasks.knowledge.records import DataUnavailable
+    from medpair_tasks.family.sources import DataUnavailable
 
     try:
         study = _study_from_args(args)

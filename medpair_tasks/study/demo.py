@@ -201,7 +201,7 @@ def prepare_demo(args: argparse.Namespace) -> Path:
 @contextmanager
 def data_dir_set(folder: Path | None) -> Iterator[None]:
     """``$MEDPAIR_DATA_DIR`` set to ``folder`` inside the block, restored after it (nothing when None)."""
-    from medpair_tasks.knowledge.sources import DATA_DIR_ENV
+    from medpair_tasks.family.sources import DATA_DIR_ENV
 
     if folder is None:
         yield

@@ -18,7 +18,7 @@ import datasets
 
 from medpair_tasks.family.hooks import build_splits
 from medpair_tasks.vqa.records import VQAItem
-from medpair_tasks.vqa.roles import scored_items, vqa_roles
+from medpair_tasks.vqa.roles import BOOK
 from medpair_tasks.vqa.sources import load_vqa_source
 
 CLUSTER_HASH_CHARS = 16
@@ -48,7 +48,7 @@ def as_doc(item: VQAItem, dataset: str, role: str) -> dict[str, Any]:
 
 def load(**metadata: Any) -> datasets.DatasetDict:
     """lm-eval ``custom_dataset``: the scored split ``eval`` and the demonstrations ``fewshot``."""
-    return build_splits(metadata, scored_items, lambda dataset: vqa_roles(dataset).pool, as_doc)
+    return build_splits(metadata, BOOK.scored_items, BOOK.pool, as_doc)
 
 
 def doc_images(doc: dict[str, Any]) -> list[Any]:

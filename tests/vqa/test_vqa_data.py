@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
-from medpair_tasks.knowledge.records import DataUnavailable
+from medpair_tasks.family.sources import DataUnavailable
 from medpair_tasks.vqa.images import ZipImages
 from medpair_tasks.vqa.records import closed_options
 from medpair_tasks.vqa.roles import hf_train_indices, roles_from, scored_items, sklearn_test_indices, vqa_roles
