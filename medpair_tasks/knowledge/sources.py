@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from medpair_tasks.family.sources import (
+    DATA_DIR_ENV,
+    DataUnavailable,
     SourceTable,
     first_existing,
     hub_looked_at,
@@ -51,9 +53,12 @@ MMLU_SUBJECTS = (
 
 @dataclass(frozen=True)
 class Source:
-    """One dataset: its hub id, its local layout and its two readers.
+    """One dataset (one row of :data:`SOURCES`): its hub id, its local layout and its readers.
 
-    ``folder`` is its folder under ``$MEDPAIR_DATA_DIR`` (default: the dataset's name).
+    ``read_local(folder)`` reads the release files in ``folder`` into the source splits
+    ``train`` / ``dev`` / ``test``; ``read_hub()`` reads the hub copy (None: the dataset has none,
+    only a local copy is read); ``folder`` is its folder under ``$MEDPAIR_DATA_DIR`` (default:
+    the dataset's name).
     """
 
     name: str
@@ -63,7 +68,7 @@ class Source:
     local_files: tuple[str, ...]
     how_to_get: str
     read_local: Callable[[Path], SourceSplits]
-    read_hub: Callable[[], SourceSplits]
+    read_hub: Callable[[], SourceSplits] | None = None
     folder: str = ""
 
 
@@ -325,6 +330,9 @@ def _read(name: str, source: Source, folder: str) -> SourceSplits:
         splits = read_local(name, Path(folder), folder, source.how_to_get, source.read_local)
         log.info("%s read from %s", name, folder)
         return splits
+    if source.read_hub is None:
+        looked_at = f"{folder} (no such folder)" if folder else f"${DATA_DIR_ENV} (not set)"
+        raise DataUnavailable(name, looked_at, source.how_to_get, "this dataset is read from a local copy only")
     return read_from_hub(name, hub_looked_at(source.hub_id, source.hub_config, folder), source.how_to_get, source.read_hub)
 
 
