@@ -3,7 +3,7 @@
 The rule of each dataset is documented in its :class:`~medpair_tasks.clinical.sources.ClinicalSource`
 (``roles``) and in the README. Three kinds:
 
-- official splits: ``dev`` → val, ``test`` → test, ``train`` → pool (MedNLI);
+- official splits: ``dev`` → val, ``test`` → test, ``train`` → pool (MedNLI, and the default);
 - a validation share of ``train``: n2c2 (20%, the rest is the pool) and ProbSum (20%, no pool);
 - no official split (``all``): a seeded partition of *groups* (an item's ``cluster``, so a
   patient's or a letter's questions never straddle roles), within each *stratum* (an
@@ -86,16 +86,14 @@ def roles_from(name: str, splits: Splits) -> Roles[ClinicalItem]:
     """Apply ``name``'s role rule to its source splits."""
     if name in NO_SPLIT_SHARES:
         pool, val, test = partition(splits["all"], NO_SPLIT_SHARES[name])
-    elif name == "mednli":
-        pool, val, test = splits["train"], splits["dev"], splits["test"]
     elif name.startswith("n2c2_obesity_"):
         val, pool = _split_train(splits["train"], TRAIN_VAL_SHARE, SPLIT_SEED)
         test = splits["test"]
     elif name == "probsum":
         val, _ = _split_train(splits["train"], TRAIN_VAL_SHARE, SPLIT_SEED)
         pool, test = [], splits["test"]
-    else:
-        raise KeyError(f"no role rule for clinical dataset {name!r}")
+    else:  # official splits: MedNLI, and any dataset without a rule of its own
+        pool, val, test = splits["train"], splits["dev"], splits["test"]
     return Roles(tuple(val), tuple(test), tuple(pool))
 
 
