@@ -1,6 +1,6 @@
 """Training data of the fine-tuned regime: which items, rendered how, with loss where.
 
-Which items (medpair's split roles, :mod:`medpair_tasks.family.roles`; the test role is never read):
+Which items (medpair's split roles, :mod:`medpair_tasks.knowledge.roles`; the test role is never read):
 
 - ``train_on="pool"`` (default): train on the dataset's few-shot pool, the items no task ever
   scores (MedQA: train; MedMCQA: 80% of train; PubMedQA: 50 questions; MMLU: the 5 dev

@@ -6,7 +6,7 @@ release format overrides the hub: put it in ``$MEDPAIR_DATA_DIR/<dataset>/`` (la
 never a silent fall-back to the hub.
 
 Each reader returns the dataset's *source splits* under the names ``train``, ``dev`` and
-``test``; :mod:`medpair_tasks.family.roles` turns them into medpair's split roles.
+``test``; :mod:`medpair_tasks.knowledge.roles` turns them into medpair's split roles.
 """
 
 from __future__ import annotations
