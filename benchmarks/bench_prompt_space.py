@@ -79,8 +79,8 @@ def shared_pieces() -> dict[tuple[str, str], dict[str, Any]]:
 def generated_configs(dataset: str, shared: dict[tuple[str, str], dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """(b) every prompt candidate of ``dataset`` as the full config lm-eval loads, made from the tables."""
     from medpair_tasks.formats import format_ids
-    from medpair_tasks.roles import FEWSHOT_DRAW
-    from medpair_tasks.taskfiles import candidate_metadata
+    from medpair_tasks.family.roles import FEWSHOT_DRAW
+    from medpair_tasks.family.taskfiles import candidate_metadata
     from medpair_tasks.taskspec import MODES, N_FEWSHOT_SEEDS, Candidate
 
     configs: dict[str, dict[str, Any]] = {}

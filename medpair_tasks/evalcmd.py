@@ -9,7 +9,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from medpair_tasks.clinical.safety import ALLOW_FLAGS
-from medpair_tasks.records import DataUnavailable
+from medpair_tasks.family.sources import DataUnavailable
 
 HELP = """\
 usage: medpair eval [--allow-remote] LM_EVAL_ARGUMENTS...
@@ -63,18 +63,17 @@ def unknown_names(names: Iterable[str]) -> list[str]:
 
 def data_problems(datasets: Iterable[str]) -> list[DataUnavailable]:
     """Every dataset among ``datasets`` whose data cannot be read (each read once, then cached)."""
-    from medpair_tasks.clinical.sources import CLINICAL_SOURCES, load_clinical
-    from medpair_tasks.sources import SOURCES, load_source
-    from medpair_tasks.vqa.sources import VQA_SOURCES, load_vqa_source
+    from medpair_tasks.clinical.sources import TABLE as CLINICAL
+    from medpair_tasks.knowledge.sources import TABLE as KNOWLEDGE
+    from medpair_tasks.vqa.sources import TABLE as VISUAL
 
     problems = []
     for dataset in sorted(datasets):
-        loader = (load_source if dataset in SOURCES else load_clinical if dataset in CLINICAL_SOURCES
-                  else load_vqa_source if dataset in VQA_SOURCES else None)
-        if loader is None:
+        table = next((table for table in (KNOWLEDGE, CLINICAL, VISUAL) if dataset in table.rows), None)
+        if table is None:
             continue
         try:
-            loader(dataset)
+            table.load(dataset)
         except DataUnavailable as err:
             problems.append(err)
     return problems

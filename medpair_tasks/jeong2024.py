@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import PurePath
 
 from medpair_tasks.formats import LETTERS
-from medpair_tasks.records import Item
+from medpair_tasks.knowledge.records import Item
 
 # Grammar axes, each in the reference's order (the draw order is that of sampled_format).
 FIELD_SEPARATORS = ("\n", "\n\n", " || ", " ")

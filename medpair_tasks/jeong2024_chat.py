@@ -42,7 +42,7 @@ from medpair_tasks.jeong2024 import (
     stop_strings,
     template_seed,
 )
-from medpair_tasks.records import Item
+from medpair_tasks.knowledge.records import Item
 
 LLAMA3_TURN_END = "<|eot_id|>"
 LLAMA3_FAMILY = ("llama-3", "openbiollm", "med42-v2")  # the reference adds <|eot_id|> to their stops

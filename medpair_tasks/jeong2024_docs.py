@@ -20,7 +20,7 @@ from medpair_tasks.jeong2024 import Profile, profile_for, render_prompt, stop_st
 from medpair_tasks.jeong2024_system import sampled_system_prompt, system_prompt_seed
 from medpair_tasks.jeong2024_roles import VAL_LIMIT, fewshot_items, scored_items
 from medpair_tasks.protocols import JEONG2024
-from medpair_tasks.records import Item
+from medpair_tasks.knowledge.records import Item
 
 MODEL_KEYS = ("pretrained",)
 

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from medpair_tasks.records import DataUnavailable, Item
-from medpair_tasks.roles import Roles
-from medpair_tasks.sources import PUBMEDQA_OPTIONS, SOURCES, first_existing, load_source, local_folder
+from medpair_tasks.family.roles import Roles
+from medpair_tasks.family.sources import DataUnavailable
+from medpair_tasks.knowledge.records import Item
+from medpair_tasks.knowledge.sources import PUBMEDQA_OPTIONS, SOURCES, first_existing, load_source, local_folder
 
 SPLIT_SEED = 42
 VAL_LIMIT = 500

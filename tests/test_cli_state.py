@@ -18,7 +18,7 @@ import pytest
 from medpair_stats.clilog import command_logging
 from medpair_stats.compare import main as compare_main
 from medpair_tasks.finetune.cli import main as finetune_main
-from medpair_tasks.sources import DATA_DIR_ENV
+from medpair_tasks.family.sources import DATA_DIR_ENV
 from medpair_tasks.study import demo
 from medpair_tasks.study.cli import run_main
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from medpair_testlib import run_medpair
-from medpair_tasks.sources import DATA_DIR_ENV
+from medpair_tasks.family.sources import DATA_DIR_ENV
 from medpair_tasks import lm_eval_internals
 from medpair_tasks.study import demo
 from medpair_tasks.study.cli import run_main

@@ -9,8 +9,8 @@ import pytest
 from medpair_testlib import PUBMEDQA_DIR, read_run, run_medpair
 from medpair_tasks.extract import UNPARSEABLE
 from medpair_tasks.registry import task_manager
-from medpair_tasks.roles import scored_items
-from medpair_tasks.sources import SOURCES
+from medpair_tasks.knowledge.roles import scored_items
+from medpair_tasks.knowledge.sources import SOURCES
 from medpair_tasks.taskspec import parse_candidate
 
 MODEL = ["eval", "--model", "hf", "--device", "cpu", "--batch_size", "16", "--log_samples"]

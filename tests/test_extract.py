@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from medpair_tasks.extract import UNPARSEABLE, extract_answer
-from medpair_tasks.hooks import extract_filter, score_generation
+from medpair_tasks.family.hooks import extract_filter, score_generation
 
 OPTIONS = ["Aspirin", "Ceftriaxone", "Vancomycin", "Ceftriaxone and vancomycin"]
 

@@ -1,4 +1,4 @@
-"""The few-shot source rule (medpair_tasks.fewshot) on hand-made documents.
+"""The few-shot source rule (medpair_tasks.family.fewshot) on hand-made documents.
 
 lm-eval's prompts over shared-source releases: test_fewshot_sources.py.
 """
@@ -8,15 +8,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medpair_tasks.fewshot import (
+from medpair_tasks.family.fewshot import (
     SharedSources,
     candidate_prefix,
     disjoint_positions,
     pick_demonstrations,
     shared_source_demonstrations,
 )
-from medpair_tasks.hooks import build_splits
-from medpair_tasks.roles import draw_shots, rank_shots
+from medpair_tasks.family.hooks import build_splits
+from medpair_tasks.family.roles import draw_shots, rank_shots
 
 SEEDS = range(10)
 SHOTS = 3

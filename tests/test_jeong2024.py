@@ -18,11 +18,11 @@ import pytest
 from lm_eval.tasks import TaskManager
 
 from medpair_tasks import jeong2024_roles as roles
-from medpair_tasks.hooks import extract_filter
+from medpair_tasks.family.hooks import extract_filter
 from medpair_tasks.jeong2024 import PROFILES, profile_for, render_prompt, stop_strings, system_prompt
 from medpair_tasks.jeong2024_extract import cut_at_stops, extract_answer
 from medpair_tasks.registry import task_path
-from medpair_tasks.sources import SOURCES
+from medpair_tasks.knowledge.sources import SOURCES
 
 REFERENCE = Path(__file__).resolve().parent / "fixtures" / "reference"
 NO_ANSWER = None

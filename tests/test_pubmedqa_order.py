@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from medpair_testlib import PUBMEDQA_DIR, read_run, run_medpair
-from medpair_tasks.roles import roles
+from medpair_tasks.knowledge.roles import roles
 
 LIMIT = 30
 

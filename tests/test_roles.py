@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medpair_tasks.roles import fewshot_items, roles, scored_items
-from medpair_tasks.sources import SOURCES
+from medpair_tasks.knowledge.roles import fewshot_items, roles, scored_items
+from medpair_tasks.knowledge.sources import SOURCES
 
 
 @pytest.mark.parametrize("dataset", sorted(SOURCES))

@@ -9,16 +9,16 @@ import datasets
 import pytest
 
 from medpair_testlib import FIXTURE_DATA, PUBMEDQA_DIR
-from medpair_tasks import sources
-from medpair_tasks.records import DataUnavailable
-from medpair_tasks.sources import SOURCES, load_source, pubmedqa_test_ids
+from medpair_tasks.knowledge import sources
+from medpair_tasks.family.sources import DataUnavailable
+from medpair_tasks.knowledge.sources import SOURCES, load_source, pubmedqa_test_ids
 
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    sources._load_cached.cache_clear()
+    sources.TABLE.cache_clear()
     yield
-    sources._load_cached.cache_clear()
+    sources.TABLE.cache_clear()
 
 
 def test_pubmedqa_release_files_give_the_official_split(use_data):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from medpair_testlib import run_medpair, subprocess_env
-from medpair_tasks.roles import scored_items
+from medpair_tasks.knowledge.roles import scored_items
 from medpair_tasks.study.cli import parse_datasets
 from medpair_tasks.study.plan import StudyConfig, make_plan
 from medpair_tasks.study.spec import ModelSpec

@@ -49,7 +49,7 @@ from medpair_tasks.clinical.metrics import is_valid_icd10, rouge_scores
 from medpair_tasks.clinical.readers import short_hash
 from medpair_tasks.clinical.sources import CLINICAL_SOURCES, DATA_DIR_ENV, clinical_folder
 from medpair_tasks.protocols import CLUE2024
-from medpair_tasks.records import DataUnavailable
+from medpair_tasks.family.sources import DataUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The functions the clinical task YAMLs name with ``!function``: data loading and scoring.
 
 Multiple-choice clinical tasks score with the knowledge tasks' hooks
-(:func:`medpair_tasks.hooks.score_loglikelihood`, :func:`~medpair_tasks.hooks.score_generation`
+(:func:`medpair_tasks.family.hooks.score_loglikelihood`, :func:`~medpair_tasks.family.hooks.score_generation`
 with the answer-extraction filter); the generative ones with :func:`score_summary` (ROUGE) and
 :func:`score_codes` (ICD-10). All scores go through ``process_results``, which lm-eval calls for
 every output type (its ``metric_list`` callables are skipped for ``multiple_choice``).
@@ -19,8 +19,8 @@ import datasets
 
 from medpair_tasks.clinical import clue2024, jeong2024
 from medpair_tasks.clinical.metrics import icd_scores, rouge_scores
-from medpair_tasks.clinical.roles import clinical_roles, scored_items
-from medpair_tasks.hooks import build_splits
+from medpair_tasks.clinical.roles import BOOK
+from medpair_tasks.family.hooks import build_splits
 from medpair_tasks.protocols import CLUE2024, JEONG2024, protocol_of
 
 
@@ -29,7 +29,7 @@ def load(**metadata: Any) -> datasets.DatasetDict:
 
     Receives the task metadata merged with the CLI ``--metadata`` and ``--model_args``.
     The ``fewshot`` split is empty for datasets without a few-shot pool; a demonstration never
-    shares its note, patient or premise (``cluster``) with the scored item (:mod:`medpair_tasks.fewshot`).
+    shares its note, patient or premise (``cluster``) with the scored item (:mod:`medpair_tasks.family.fewshot`).
     Under ``jeong2024`` the reference's populations and prompts (:mod:`medpair_tasks.clinical.jeong2024`);
     under ``clue2024`` CLUE's records (:func:`medpair_tasks.clinical.clue2024.load_splits`).
     """
@@ -42,7 +42,7 @@ def load(**metadata: Any) -> datasets.DatasetDict:
                              f"and the reference's clinical ones ({', '.join(jeong2024.DATASETS)}) only; run this "
                              "task under another protocol")
         return jeong2024.build_splits(metadata)
-    return build_splits(metadata, scored_items, lambda name: clinical_roles(name).pool)
+    return build_splits(metadata, BOOK.scored_items, BOOK.pool)
 
 
 def _generation(results: list[Any]) -> str:

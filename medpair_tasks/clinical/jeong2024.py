@@ -46,8 +46,8 @@ from medpair_tasks.formats import LETTERS
 from medpair_tasks.jeong2024 import profile_for, render_prompt, stop_strings
 from medpair_tasks.jeong2024_roles import VAL_LIMIT, demo_indices, medmcqa_split, val_subsample
 from medpair_tasks.protocols import JEONG2024
-from medpair_tasks.records import DataUnavailable, Item
-from medpair_tasks.sources import first_existing, read_json, read_jsonl
+from medpair_tasks.family.sources import DataUnavailable, first_existing, read_json, read_jsonl
+from medpair_tasks.knowledge.records import Item
 
 log = logging.getLogger(__name__)
 

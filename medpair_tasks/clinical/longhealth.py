@@ -31,7 +31,7 @@ import numpy as np
 
 from medpair_tasks.clinical.records import ClinicalItem
 from medpair_tasks.clinical.truncate import TokenCounter
-from medpair_tasks.sources import read_json
+from medpair_tasks.family.sources import read_json
 
 LONGHEALTH_FILE = "benchmark_v5.json"
 SETTINGS = (1, 2, 3)

@@ -5,7 +5,7 @@ splits*: ``{"train": [...], "dev": [...], "test": [...]}`` where the release has
 ``{"all": [...]}`` where it has none. :mod:`medpair_tasks.clinical.roles` turns them into split
 roles. A reader raises ``FileNotFoundError`` naming a missing file, ``ValueError`` for content
 that does not follow the release schema; :mod:`medpair_tasks.clinical.sources` turns both into
-one :class:`~medpair_tasks.records.DataUnavailable` error.
+one :class:`~medpair_tasks.family.sources.DataUnavailable` error.
 
 The file layouts are documented in :data:`medpair_tasks.clinical.sources.CLINICAL_SOURCES`.
 """
@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from medpair_tasks.clinical.records import ClinicalItem
 from medpair_tasks.formats import LETTERS
-from medpair_tasks.sources import first_existing, naming_file, read_json, read_jsonl
+from medpair_tasks.family.sources import first_existing, naming_file, read_json, read_jsonl
 
 log = logging.getLogger(__name__)
 

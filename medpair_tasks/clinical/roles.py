@@ -3,7 +3,7 @@
 The rule of each dataset is documented in its :class:`~medpair_tasks.clinical.sources.ClinicalSource`
 (``roles``) and in the README. Three kinds:
 
-- official splits: ``dev`` → val, ``test`` → test, ``train`` → pool (MedNLI);
+- official splits: ``dev`` → val, ``test`` → test, ``train`` → pool (MedNLI, and the default);
 - a validation share of ``train``: n2c2 (20%, the rest is the pool) and ProbSum (20%, no pool);
 - no official split (``all``): a seeded partition of *groups* (an item's ``cluster``, so a
   patient's or a letter's questions never straddle roles), within each *stratum* (an
@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 from medpair_tasks.clinical.records import ClinicalItem
-from medpair_tasks.clinical.sources import CLINICAL_SOURCES, clinical_folder, load_clinical
-from medpair_tasks.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW, SPLIT_SEED, check_disjoint, draw_shots, pick_role, split_off
+from medpair_tasks.clinical.sources import TABLE
+from medpair_tasks.family.roles import SPLIT_SEED, RoleBook, Roles, Splits, check_disjoint, split_off
 
 # (pool, val, test) shares of the datasets without an official split
 NO_SPLIT_SHARES = {
@@ -41,15 +38,6 @@ NO_SPLIT_SHARES = {
     "longhealth_task3": (0.0, 0.2, 0.8),
 }
 TRAIN_VAL_SHARE = 0.2
-
-
-@dataclass(frozen=True)
-class ClinicalRoles:
-    """The items of each role of one clinical dataset (before the validation subsample)."""
-
-    val: tuple[ClinicalItem, ...]
-    test: tuple[ClinicalItem, ...]
-    pool: tuple[ClinicalItem, ...]
 
 
 def _share(n: int, fraction: float, at_least_one: bool) -> int:
@@ -94,46 +82,31 @@ def _split_train(train: list[ClinicalItem], share: float, seed: int) -> tuple[li
     return split_off(train, _share(len(train), share, True), seed)
 
 
-def roles_from(name: str, splits: dict[str, list[ClinicalItem]]) -> ClinicalRoles:
+def roles_from(name: str, splits: Splits) -> Roles[ClinicalItem]:
     """Apply ``name``'s role rule to its source splits."""
     if name in NO_SPLIT_SHARES:
         pool, val, test = partition(splits["all"], NO_SPLIT_SHARES[name])
-    elif name == "mednli":
-        pool, val, test = splits["train"], splits["dev"], splits["test"]
     elif name.startswith("n2c2_obesity_"):
         val, pool = _split_train(splits["train"], TRAIN_VAL_SHARE, SPLIT_SEED)
         test = splits["test"]
     elif name == "probsum":
         val, _ = _split_train(splits["train"], TRAIN_VAL_SHARE, SPLIT_SEED)
         pool, test = [], splits["test"]
-    else:
-        raise KeyError(f"no role rule for clinical dataset {name!r}")
-    return ClinicalRoles(tuple(val), tuple(test), tuple(pool))
+    else:  # official splits: MedNLI, and any dataset without a rule of its own
+        pool, val, test = splits["train"], splits["dev"], splits["test"]
+    return Roles(tuple(val), tuple(test), tuple(pool))
 
 
-@lru_cache(maxsize=32)
-def _roles_cached(name: str, folder: Path | None) -> ClinicalRoles:
-    result = roles_from(name, load_clinical(name))
+def _check(name: str, result: Roles[ClinicalItem]) -> None:
+    """Refuse item keys repeated across the scored roles, and a pool that shares an item with them."""
     scored = {x.key for x in result.val + result.test}
     if len(scored) != len(result.val) + len(result.test):
         raise ValueError(f"{name}: item keys are not unique across the val and test roles")
     check_disjoint(name, result)
-    return result
 
 
-def clinical_roles(name: str) -> ClinicalRoles:
-    """The validation, test and few-shot-pool items of a clinical dataset (cached per data folder)."""
-    if name not in CLINICAL_SOURCES:
-        raise KeyError(f"unknown clinical dataset {name!r}")
-    return _roles_cached(name, clinical_folder(name))
-
-
-def scored_items(name: str, role: str, val_limit: int = DEFAULT_VAL_LIMIT) -> list[ClinicalItem]:
-    """The items a task scores in ``role`` (the knowledge tasks' rule: :func:`medpair_tasks.roles.pick_role`)."""
-    return pick_role(clinical_roles(name), role, val_limit)
-
-
-def fewshot_items(name: str, seed: int, k: int = FEWSHOT_DRAW) -> list[ClinicalItem]:
-    """The ``k`` draws of few-shot seed ``seed`` (shown to every item of another cluster); empty without a pool."""
-    pool = clinical_roles(name).pool
-    return draw_shots(name, pool, seed, k) if pool else []
+#: The clinical datasets' roles, cached per data folder.
+BOOK: RoleBook[ClinicalItem] = RoleBook(TABLE, roles_from, check=_check)
+clinical_roles = BOOK.roles
+scored_items = BOOK.scored_items
+fewshot_items = BOOK.fewshot_items

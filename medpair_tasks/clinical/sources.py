@@ -3,7 +3,7 @@
 Every clinical dataset is read from ``$MEDPAIR_DATA_DIR/<folder>/`` in its source's original
 release format (:mod:`medpair_tasks.clinical.readers`); there is no download and no hub
 fall-back, because most of them are credentialed. A missing folder, a missing file or a file
-that does not follow the release schema is one :class:`~medpair_tasks.records.DataUnavailable`
+that does not follow the release schema is one :class:`~medpair_tasks.family.sources.DataUnavailable`
 error that names the dataset, the path, where to get the data and which agreement it needs;
 never a silent partial run.
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -25,11 +24,10 @@ from pathlib import Path
 from medpair_tasks.clinical import readers
 from medpair_tasks.clinical.longhealth import LongHealthData, read_longhealth
 from medpair_tasks.clinical.readers import SourceSplits
-from medpair_tasks.records import DataUnavailable
+from medpair_tasks.family.sources import DATA_DIR_ENV, LOCAL_READ_ERRORS, DataUnavailable, SourceTable, read_local
 
 log = logging.getLogger(__name__)
 
-DATA_DIR_ENV = "MEDPAIR_DATA_DIR"
 CHECKSUM_FILE = "SHA256SUMS.txt"
 
 PHYSIONET_ACCESS = (
@@ -207,12 +205,6 @@ CLINICAL_SOURCES: dict[str, ClinicalSource] = _build()
 CREDENTIALED: frozenset[str] = frozenset(n for n, s in CLINICAL_SOURCES.items() if s.credentialed)
 
 
-def clinical_folder(name: str) -> Path | None:
-    """``$MEDPAIR_DATA_DIR/<folder>`` of a clinical dataset, or None when the variable is unset."""
-    root = os.environ.get(DATA_DIR_ENV)
-    return Path(root).expanduser() / CLINICAL_SOURCES[name].folder if root else None
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -247,38 +239,40 @@ def verify_checksums(folder: Path) -> int:
     return checked
 
 
-def load_clinical(name: str) -> SourceSplits:
-    """The source splits of a clinical dataset from ``$MEDPAIR_DATA_DIR``.
-
-    Raises :class:`~medpair_tasks.records.DataUnavailable` with the path looked at, the
-    problem, where to get the data and the agreement it needs.
-    """
-    if name not in CLINICAL_SOURCES:
-        raise KeyError(f"unknown clinical dataset {name!r}; known: {', '.join(CLINICAL_SOURCES)}")
-    folder = clinical_folder(name)
-    return _load_cached(name, str(folder) if folder else "")
-
-
-@lru_cache(maxsize=32)
-def _load_cached(name: str, folder: str) -> SourceSplits:
-    source = CLINICAL_SOURCES[name]
+def _read(name: str, source: ClinicalSource, folder: str) -> SourceSplits:
+    """A clinical dataset's source splits from ``folder``, its files checked against the release's checksums."""
     if not folder:
         raise DataUnavailable(name, f"${DATA_DIR_ENV} (not set)", source.how_to_get(),
                               f"clinical datasets are read only from ${DATA_DIR_ENV}/{source.folder}/")
     path = Path(folder)
     if not path.is_dir():
         raise DataUnavailable(name, folder, source.how_to_get(), "no such folder")
-    try:
-        checked = verify_checksums(path)
-        splits = source.read(path)
-    except FileNotFoundError as err:
-        raise DataUnavailable(name, folder, source.how_to_get(), f"missing {err.filename or err}") from err
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
-        raise DataUnavailable(name, folder, source.how_to_get(), f"{type(err).__name__}: {err}") from err
+    checked, splits = read_local(name, path, folder, source.how_to_get(),
+                                 lambda files: (verify_checksums(files), source.read(files)), CLINICAL_READ_ERRORS)
     if not any(splits.values()):
         raise DataUnavailable(name, folder, source.how_to_get(), "the files hold no items")
     log.info("medpair: %s read from %s (%d files checked against %s)", name, folder, checked, CHECKSUM_FILE)
     return splits
+
+
+#: What a clinical reader may raise for a file off its schema, besides the shared errors.
+CLINICAL_READ_ERRORS = (*LOCAL_READ_ERRORS, TypeError)
+#: The clinical datasets, read once per data folder.
+TABLE: SourceTable[ClinicalSource, SourceSplits] = SourceTable("clinical", CLINICAL_SOURCES, lambda row: row.folder, _read)
+
+
+def clinical_folder(name: str) -> Path | None:
+    """``$MEDPAIR_DATA_DIR/<folder>`` of a clinical dataset, or None when the variable is unset."""
+    return TABLE.folder(name)
+
+
+def load_clinical(name: str) -> SourceSplits:
+    """The source splits of a clinical dataset from ``$MEDPAIR_DATA_DIR``.
+
+    Raises :class:`~medpair_tasks.family.sources.DataUnavailable` with the path looked at, the
+    problem, where to get the data and the agreement it needs.
+    """
+    return TABLE.load(name)
 
 
 def longhealth_texts() -> dict[str, str]:

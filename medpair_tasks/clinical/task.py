@@ -2,7 +2,7 @@
 
 A :class:`ClinicalTask` is an lm-eval ``ConfigurableTask`` configured by YAML like any other,
 whose demonstrations never share a note, patient or premise with the scored item
-(:class:`medpair_tasks.sampler.SourceDisjointTask`), with three additions that need the task's
+(:class:`medpair_tasks.family.sampler.SourceDisjointTask`), with three additions that need the task's
 own settings (shots, output type, generation length) and the run's model, which plain
 ``!function`` hooks do not see:
 
@@ -28,7 +28,7 @@ from medpair_tasks.clinical.clue2024 import ClueTaskHooks
 from medpair_tasks.clinical.bertscore import NOT_CONFIGURED, bertscore_config, scorer
 from medpair_tasks.clinical.sources import longhealth_texts
 from medpair_tasks.clinical.truncate import MARKER, Budget, resolve_budget, shorten, truncation_side, water_fill
-from medpair_tasks.sampler import SourceDisjointTask
+from medpair_tasks.family.sampler import SourceDisjointTask
 
 log = logging.getLogger(__name__)
 

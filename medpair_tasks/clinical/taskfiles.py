@@ -23,8 +23,8 @@ from functools import cache
 
 from medpair_tasks.clinical.sources import CLINICAL_SOURCES
 from medpair_tasks.formats import format_ids
-from medpair_tasks.roles import FEWSHOT_DRAW
-from medpair_tasks.taskfiles import HEADER, candidate_family, candidate_metadata, flow, group_file
+from medpair_tasks.family.roles import FEWSHOT_DRAW
+from medpair_tasks.family.taskfiles import HEADER, candidate_family, candidate_metadata, flow, group_file
 from medpair_tasks.taskspec import MODES, N_FEWSHOT_SEEDS, Candidate
 ROOT = "clinical"
 LONGHEALTH = ("longhealth_task1", "longhealth_task2", "longhealth_task3")

@@ -158,7 +158,7 @@ def _finetune(args: argparse.Namespace, models: list[tuple[str, str]]) -> int:
     """``medpair finetune`` on parsed arguments: check the models and data, then run (or describe) the grid."""
     from medpair_tasks.finetune.data import dataset_of_task, select_items
     from medpair_tasks.finetune.grid import GridMismatch, eval_command, eval_folder, missing_local_model, model_name, run_grid
-    from medpair_tasks.records import DataUnavailable
+    from medpair_tasks.family.sources import DataUnavailable
 
     for label, spec in models:
         if missing_local_model(spec):

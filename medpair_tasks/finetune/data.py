@@ -1,6 +1,6 @@
 """Training data of the fine-tuned regime: which items, rendered how, with loss where.
 
-Which items (medpair's split roles, :mod:`medpair_tasks.roles`; the test role is never read):
+Which items (medpair's split roles, :mod:`medpair_tasks.knowledge.roles`; the test role is never read):
 
 - ``train_on="pool"`` (default): train on the dataset's few-shot pool, the items no task ever
   scores (MedQA: train; MedMCQA: 80% of train; PubMedQA: 50 questions; MMLU: the 5 dev
@@ -30,9 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from medpair_tasks.family.roles import DEFAULT_VAL_LIMIT, SPLIT_SEED
 from medpair_tasks.formats import LETTERS, format_from_id, jinja_template
-from medpair_tasks.records import Item
-from medpair_tasks.roles import DEFAULT_VAL_LIMIT, SPLIT_SEED, roles, scored_items
+from medpair_tasks.knowledge.records import Item
+from medpair_tasks.knowledge.roles import roles, scored_items
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class TrainingData:
 
 def dataset_of_task(task: str) -> str:
     """The dataset id of a medpair task name (``medpair_pubmedqa``, ``medpair_medqa_gen``, a candidate) or a bare dataset id."""
-    from medpair_tasks.sources import SOURCES
+    from medpair_tasks.knowledge.sources import SOURCES
     from medpair_tasks.taskspec import parse_candidate
 
     candidate = parse_candidate(task)

@@ -7,10 +7,10 @@ import logging
 import sys
 from pathlib import Path
 
+from medpair_tasks.family.roles import DEFAULT_VAL_LIMIT
 from medpair_tasks.jeong2024 import GENERATION_STOP
+from medpair_tasks.knowledge.sources import MMLU_SUBJECTS, SOURCES
 from medpair_tasks.protocols import DEMO_PROTOCOL, JEONG2024, PROTOCOLS, STUDY_DEFAULT_PROTOCOL
-from medpair_tasks.roles import DEFAULT_VAL_LIMIT
-from medpair_tasks.sources import MMLU_SUBJECTS, SOURCES
 
 GROUPS = {
     "knowledge": tuple(SOURCES),
@@ -137,7 +137,7 @@ def build_plan_parser() -> argparse.ArgumentParser:
 
 def plan_main(argv: list[str] | None = None) -> int:
     """``medpair plan``: returns the exit status."""
-    from medpair_tasks.records import DataUnavailable
+    from medpair_tasks.family.sources import DataUnavailable
     from medpair_tasks.study.jobs import stage1_jobs, stage2_jobs, write_jobs
     from medpair_tasks.study.plan import make_plan
 
@@ -242,7 +242,7 @@ def run_main(argv: list[str] | None = None) -> int:
 
 
 def _run_study(args: argparse.Namespace) -> int:
-    from medpair_tasks.records import DataUnavailable
+    from medpair_tasks.family.sources import DataUnavailable
 
     try:
         study = _study_from_args(args)

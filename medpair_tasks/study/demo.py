@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from medpair_tasks.formats import LETTERS, format_ids
-from medpair_tasks.records import Item
+from medpair_tasks.knowledge.records import Item
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def write_demo_data(root: Path, seed: int = 11) -> Path:
 
 def demo_items(root: Path) -> dict[str, dict[str, list[Item]]]:
     """The demo's items as medpair reads them: ``{dataset: {split: items}}`` (MMLU's dev is ``train``)."""
-    from medpair_tasks.sources import SOURCES
+    from medpair_tasks.knowledge.sources import SOURCES
 
     return {"medqa": SOURCES["medqa"].read_local(root / "medqa"),
             "mmlu_anatomy": SOURCES["mmlu_anatomy"].read_local(root / "mmlu")}
@@ -201,7 +201,7 @@ def prepare_demo(args: argparse.Namespace) -> Path:
 @contextmanager
 def data_dir_set(folder: Path | None) -> Iterator[None]:
     """``$MEDPAIR_DATA_DIR`` set to ``folder`` inside the block, restored after it (nothing when None)."""
-    from medpair_tasks.sources import DATA_DIR_ENV
+    from medpair_tasks.family.sources import DATA_DIR_ENV
 
     if folder is None:
         yield

@@ -29,8 +29,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from medpair_tasks.records import Item
-from medpair_tasks.roles import pick_role, roles
+from medpair_tasks.family.roles import pick_role
+from medpair_tasks.knowledge.records import Item
+from medpair_tasks.knowledge.roles import roles
 from medpair_tasks.study.spec import ModelSpec
 from medpair_tasks.taskspec import TASK_VERSION
 

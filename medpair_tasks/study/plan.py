@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from medpair_tasks import jeong2024_roles
+from medpair_tasks.family.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW
 from medpair_tasks.formats import format_ids
+from medpair_tasks.knowledge.roles import scored_items
+from medpair_tasks.knowledge.sources import SOURCES
 from medpair_tasks.protocols import CLUE2024, DEFAULT_PROTOCOL, JEONG2024, PROTOCOLS
-from medpair_tasks.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW, scored_items
-from medpair_tasks.sources import SOURCES
 from medpair_tasks.taskspec import MODES, N_FEWSHOT_SEEDS, Candidate
 
 SIDES = ("medical", "base")

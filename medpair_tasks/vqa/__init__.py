@@ -5,7 +5,7 @@ greedy generation with answer extraction, in the prompt space of the text tasks 
 {0-shot, 3-shot × 10 seeds}); 3-shot prompts carry every demonstration's image; an optional
 evidence file puts an expert model's findings in the prompt.
 
-Modules: :mod:`~medpair_tasks.vqa.items` (the record, closed-question options),
+Modules: :mod:`~medpair_tasks.vqa.records` (the record, closed-question options),
 :mod:`~medpair_tasks.vqa.images` (image stores), :mod:`~medpair_tasks.vqa.sources` (readers),
 :mod:`~medpair_tasks.vqa.roles` (split roles), :mod:`~medpair_tasks.vqa.prompts` (templates),
 :mod:`~medpair_tasks.vqa.hooks` (lm-eval hooks), :mod:`~medpair_tasks.vqa.fewshot` and

@@ -30,7 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from medpair_tasks.vqa.items import no_placeholder
+from medpair_tasks.vqa.records import no_placeholder
 
 EVIDENCE_FILE_KEY = "evidence_file"
 

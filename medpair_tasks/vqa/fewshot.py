@@ -15,7 +15,7 @@ placeholder *i* of the prompt is image *i* of the request. ``construct_requests`
 the invariant on every request (:func:`check_placeholders`) and stops the run if it is broken.
 The demonstrations are fixed per few-shot seed and deterministic: the first ``k`` documents of
 the task's ``fewshot`` split that share no image with the scored item
-(:class:`medpair_tasks.sampler.SourceDisjointTask`), the seed's draws for most items.
+(:class:`medpair_tasks.family.sampler.SourceDisjointTask`), the seed's draws for most items.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from medpair_tasks.vqa.items import IMAGE_PLACEHOLDER
+from medpair_tasks.vqa.records import IMAGE_PLACEHOLDER
 
 
 def request_images(task: Any, doc: dict[str, Any], images_of: Callable[[dict[str, Any]], list[Any]]) -> list[Any]:

@@ -1,7 +1,7 @@
 """The functions medpair's VQA task YAMLs name with ``!function``: data loading and images.
 
 Scoring and answer extraction are the knowledge tasks' ``gen`` mode
-(:func:`medpair_tasks.hooks.score_generation`, :func:`medpair_tasks.hooks.extract_filter`).
+(:func:`medpair_tasks.family.hooks.score_generation`, :func:`medpair_tasks.family.hooks.extract_filter`).
 The run-time switches come through lm-eval's task metadata (``--metadata``): ``role``
 (``val``/``test``), ``val_limit`` and ``evidence_file`` (:mod:`medpair_tasks.vqa.evidence`).
 
@@ -16,9 +16,9 @@ from typing import Any
 
 import datasets
 
-from medpair_tasks.hooks import build_splits
-from medpair_tasks.vqa.items import VQAItem
-from medpair_tasks.vqa.roles import scored_items, vqa_roles
+from medpair_tasks.family.hooks import build_splits
+from medpair_tasks.vqa.records import VQAItem
+from medpair_tasks.vqa.roles import BOOK
 from medpair_tasks.vqa.sources import load_vqa_source
 
 CLUSTER_HASH_CHARS = 16
@@ -29,7 +29,7 @@ def as_doc(item: VQAItem, dataset: str, role: str) -> dict[str, Any]:
 
     ``cluster`` names the item's image(s) by content, so that questions about one image are
     resampled together by ``medpair compare``; ``image_sha256`` also keeps a demonstration
-    about one of the item's images out of its prompt (:mod:`medpair_tasks.fewshot`).
+    about one of the item's images out of its prompt (:mod:`medpair_tasks.family.fewshot`).
     """
     source = load_vqa_source(dataset)
     shas = [source.sha256(ref) for ref in item.images]
@@ -48,7 +48,7 @@ def as_doc(item: VQAItem, dataset: str, role: str) -> dict[str, Any]:
 
 def load(**metadata: Any) -> datasets.DatasetDict:
     """lm-eval ``custom_dataset``: the scored split ``eval`` and the demonstrations ``fewshot``."""
-    return build_splits(metadata, scored_items, lambda dataset: vqa_roles(dataset).pool, as_doc)
+    return build_splits(metadata, BOOK.scored_items, BOOK.pool, as_doc)
 
 
 def doc_images(doc: dict[str, Any]) -> list[Any]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from medpair_tasks.formats import PromptFormat, jinja_template
-from medpair_tasks.vqa.items import IMAGE_PLACEHOLDER
+from medpair_tasks.vqa.records import IMAGE_PLACEHOLDER
 
 FINDINGS = "Findings"
 

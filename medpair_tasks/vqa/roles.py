@@ -16,36 +16,24 @@ The two seeded splits reproduce the authors' code: VQA-RAD's validation is sciki
 ``train_test_split(train_size=5, seed=42)`` train part (the last 5 of
 ``default_rng(42).permutation(n)``). Unlike the authors, who drew VQA-RAD demonstrations from the
 whole train split, medpair's pool never shares an item with a scored role, and no prompt shows
-a demonstration about the scored item's own image (:mod:`medpair_tasks.fewshot`).
+a demonstration about the scored item's own image (:mod:`medpair_tasks.family.fewshot`).
 
 Validation subsampling (``val_limit``) and few-shot draws work as for the knowledge tasks
-(:mod:`medpair_tasks.roles`).
+(:mod:`medpair_tasks.family.roles`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
-from medpair_tasks.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW, SPLIT_SEED, check_disjoint, draw_shots, pick_role
-from medpair_tasks.vqa.items import VQAItem
-from medpair_tasks.vqa.sources import VQASplits, load_vqa_source, local_folder
+from medpair_tasks.family.roles import SPLIT_SEED, RoleBook, Roles, Splits
+from medpair_tasks.vqa.records import VQAItem
+from medpair_tasks.vqa.sources import TABLE, LoadedSource
 
 MMMU_VAL_SIZE = 5
 VQA_RAD_VAL_SHARE = 0.2
-
-
-@dataclass(frozen=True)
-class VQARoles:
-    """The items of each role of one VQA dataset (before the validation subsample)."""
-
-    val: tuple[VQAItem, ...]
-    test: tuple[VQAItem, ...]
-    pool: tuple[VQAItem, ...]
 
 
 def sklearn_test_indices(n: int, test_share: float, seed: int) -> np.ndarray:
@@ -63,38 +51,27 @@ def _pick(items: tuple[VQAItem, ...], chosen: np.ndarray) -> tuple[tuple[VQAItem
     return tuple(x for i, x in enumerate(items) if i in keep), tuple(x for i, x in enumerate(items) if i not in keep)
 
 
-def roles_from(dataset: str, splits: VQASplits) -> VQARoles:
+def roles_from(dataset: str, splits: Splits) -> Roles[VQAItem]:
     """The roles of ``dataset`` given its source splits (see the table above)."""
     if dataset == "vqa_rad":
         train = splits["train"]
         val, pool = _pick(train, sklearn_test_indices(len(train), VQA_RAD_VAL_SHARE, SPLIT_SEED))
-        return VQARoles(val, splits["test"], pool)
+        return Roles(val, splits["test"], pool)
     if dataset.startswith("mmmu_"):
         questions = splits["test"]
         if len(questions) <= MMMU_VAL_SIZE:
             raise ValueError(f"{dataset}: {len(questions)} validation questions, need more than {MMMU_VAL_SIZE}")
         val, test = _pick(questions, hf_train_indices(len(questions), MMMU_VAL_SIZE, SPLIT_SEED))
-        return VQARoles(val, test, splits["train"])
-    return VQARoles(splits["dev"], splits["test"], splits["train"])
+        return Roles(val, test, splits["train"])
+    return Roles(splits["dev"], splits["test"], splits["train"])
 
 
-@lru_cache(maxsize=32)
-def _roles_cached(dataset: str, folder: Path | None) -> VQARoles:
-    result = roles_from(dataset, load_vqa_source(dataset).splits)
-    check_disjoint(dataset, result)
-    return result
+def _splits(loaded: LoadedSource) -> Splits:
+    return loaded.splits
 
 
-def vqa_roles(dataset: str) -> VQARoles:
-    """The validation, test and few-shot-pool items of a VQA dataset (cached per data folder)."""
-    return _roles_cached(dataset, local_folder(dataset))
-
-
-def scored_items(dataset: str, role: str, val_limit: int = DEFAULT_VAL_LIMIT) -> list[VQAItem]:
-    """The items a task scores in ``role`` (the text tasks' rule: :func:`medpair_tasks.roles.pick_role`)."""
-    return pick_role(vqa_roles(dataset), role, val_limit)
-
-
-def fewshot_items(dataset: str, seed: int, k: int = FEWSHOT_DRAW) -> list[VQAItem]:
-    """The ``k`` draws of few-shot seed ``seed`` from the pool: shown to every item that shares no image with them."""
-    return draw_shots(dataset, vqa_roles(dataset).pool, seed, k)
+#: The VQA datasets' roles, cached per data folder.
+BOOK: RoleBook[VQAItem] = RoleBook(TABLE, roles_from, _splits)
+vqa_roles = BOOK.roles
+scored_items = BOOK.scored_items
+fewshot_items = BOOK.fewshot_items

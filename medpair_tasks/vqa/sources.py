@@ -6,7 +6,7 @@ release layout overrides the hub: put it in ``$MEDPAIR_DATA_DIR/<folder>/`` (lay
 never a silent fall-back to the hub.
 
 Only closed-ended questions are kept (Jeong et al., 2024): yes/no questions and questions that
-name their alternatives (:func:`~medpair_tasks.vqa.items.closed_options`); SLAKE in English
+name their alternatives (:func:`~medpair_tasks.vqa.records.closed_options`); SLAKE in English
 only; MMMU's multiple-choice questions only. Each reader returns the *source splits* ``train``,
 ``dev`` (the official validation split, when there is one) and ``test``, plus the store that
 reads the images; :mod:`medpair_tasks.vqa.roles` turns splits into medpair's roles.
@@ -16,20 +16,25 @@ from __future__ import annotations
 
 import ast
 import logging
-import os
 import pickle
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from medpair_tasks.family.sources import (
+    LOCAL_READ_ERRORS,
+    SourceTable,
+    hub_looked_at,
+    naming_file,
+    read_from_hub,
+    read_json,
+    read_local,
+)
 from medpair_tasks.formats import LETTERS
-from medpair_tasks.records import DataUnavailable
-from medpair_tasks.sources import DATA_DIR_ENV, naming_file, read_from_hub, read_json
 from medpair_tasks.vqa.images import FolderImages, ImageStore, TableImages, ZipImages, image_sha256, open_image, table_ref
-from medpair_tasks.vqa.items import VQAItem, closed_options, no_placeholder, normalise
+from medpair_tasks.vqa.records import VQAItem, closed_options, no_placeholder, normalise
 
 log = logging.getLogger(__name__)
 
@@ -344,38 +349,33 @@ def _build_registry() -> dict[str, VQASource]:
 VQA_SOURCES: dict[str, VQASource] = _build_registry()
 
 
+#: What a VQA reader may raise for a file off its schema, besides the shared errors.
+VQA_READ_ERRORS = (*LOCAL_READ_ERRORS, TypeError, SyntaxError, pickle.UnpicklingError)
+
+
+def _read(name: str, source: VQASource, folder: str) -> LoadedSource:
+    """A dataset's source splits and images from its local copy in ``folder`` if that exists, else the hub."""
+    if folder and Path(folder).is_dir():
+        looked_at = f"{folder} (expects {source.local_layout})"
+        loaded = read_local(name, Path(folder), looked_at, source.how_to_get, source.read_local, VQA_READ_ERRORS)
+        log.info("%s read from %s (left out: %s)", name, folder, dict(loaded.dropped))
+        return loaded
+    return read_from_hub(name, hub_looked_at(source.hub_id, source.hub_config, folder), source.how_to_get, source.read_hub)
+
+
+#: The VQA datasets, read once per data folder.
+TABLE: SourceTable[VQASource, LoadedSource] = SourceTable("VQA", VQA_SOURCES, lambda row: row.folder, _read)
+
+
 def local_folder(name: str) -> Path | None:
     """``$MEDPAIR_DATA_DIR/<folder>`` of a VQA dataset, or None when the variable is unset."""
-    root = os.environ.get(DATA_DIR_ENV)
-    if name not in VQA_SOURCES:
-        raise KeyError(f"unknown medpair VQA dataset {name!r}; known: {', '.join(VQA_SOURCES)}")
-    return Path(root).expanduser() / VQA_SOURCES[name].folder if root else None
+    return TABLE.folder(name)
 
 
 def load_vqa_source(name: str) -> LoadedSource:
     """The source splits and images of a VQA dataset, from ``$MEDPAIR_DATA_DIR`` if present, else the hub.
 
-    Raises :class:`~medpair_tasks.records.DataUnavailable` naming the paths looked at and
+    Raises :class:`~medpair_tasks.family.sources.DataUnavailable` naming the paths looked at and
     where to get the data.
     """
-    folder = local_folder(name)
-    return _load_cached(name, str(folder) if folder else "")
-
-
-@lru_cache(maxsize=32)
-def _load_cached(name: str, folder: str) -> LoadedSource:
-    source = VQA_SOURCES[name]
-    if folder and Path(folder).is_dir():
-        looked_at = f"{folder} (expects {source.local_layout})"
-        try:
-            loaded = source.read_local(Path(folder))
-        except FileNotFoundError as err:
-            raise DataUnavailable(name, looked_at, source.how_to_get, f"missing {err.filename or err}") from err
-        except (OSError, ValueError, KeyError, IndexError, TypeError, SyntaxError, pickle.UnpicklingError) as err:
-            raise DataUnavailable(name, looked_at, source.how_to_get, f"{type(err).__name__}: {err}") from err
-        log.info("%s read from %s (left out: %s)", name, folder, dict(loaded.dropped))
-        return loaded
-    hub = source.hub_id + (f" (config {source.hub_config})" if source.hub_config else "")
-    looked_at = f"Hugging Face hub dataset {hub}"
-    looked_at += f", and {folder} (no such folder)" if folder else f" (set ${DATA_DIR_ENV} for a local copy)"
-    return read_from_hub(name, looked_at, source.how_to_get, source.read_hub)
+    return TABLE.load(name)

@@ -2,7 +2,7 @@
 
 A :class:`VQATask` is an lm-eval ``ConfigurableTask`` configured by YAML like any other, whose
 demonstrations never share an image with the scored item
-(:class:`medpair_tasks.sampler.SourceDisjointTask`), with three additions:
+(:class:`medpair_tasks.family.sampler.SourceDisjointTask`), with three additions:
 
 - ``doc_to_image`` returns the few-shot demonstrations' images, then the item's
   (:mod:`medpair_tasks.vqa.fewshot`): 3-shot prompts with images work;
@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from medpair_tasks.sampler import SourceDisjointTask
+from medpair_tasks.family.sampler import SourceDisjointTask
 from medpair_tasks.vqa.evidence import Evidence, evidence_from_metadata, evidence_metadata
 from medpair_tasks.vqa.fewshot import check_placeholders, request_images
 from medpair_tasks.vqa.hooks import doc_images

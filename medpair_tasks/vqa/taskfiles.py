@@ -18,7 +18,7 @@ images only partly.
 
 from __future__ import annotations
 
-from medpair_tasks.taskfiles import HEADER, candidate_family, format_files, group_file
+from medpair_tasks.family.taskfiles import HEADER, candidate_family, format_files, group_file
 from medpair_tasks.taskspec import Candidate
 from medpair_tasks.vqa.prompts import vqa_template
 from medpair_tasks.vqa.sources import MMMU_SUBJECTS, VQA_SOURCES

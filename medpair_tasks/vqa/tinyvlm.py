@@ -19,7 +19,7 @@ import logging
 from pathlib import Path
 
 from medpair_tasks.tinymodels import CORPUS, MEDICAL_TEXT, own_torch_rng, train_and_save, train_tokenizer
-from medpair_tasks.vqa.items import IMAGE_PLACEHOLDER
+from medpair_tasks.vqa.records import IMAGE_PLACEHOLDER
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from medpair_tasks.clinical.longhealth import CANNOT_ANSWER, pack, read_longheal
 from medpair_tasks.clinical.roles import clinical_roles, fewshot_items, partition, scored_items
 from medpair_tasks.clinical.sources import CLINICAL_SOURCES, CREDENTIALED, load_clinical
 from medpair_tasks.clinical.truncate import ApproxCounter
-from medpair_tasks.records import DataUnavailable
+from medpair_tasks.family.sources import DataUnavailable
 
 DATA = FIXTURES / "data"
 
@@ -202,7 +202,7 @@ def test_a_damaged_file_is_named_in_the_error(clinical_dir, dataset, file, damag
     from medpair_tasks.clinical import sources
 
     (clinical_dir / file).write_text(damaged)
-    sources._load_cached.cache_clear()
+    sources.TABLE.cache_clear()
     with pytest.raises(DataUnavailable) as err:
         load_clinical(dataset)
     assert str(clinical_dir / file) in str(err.value)
@@ -216,7 +216,7 @@ def test_release_checksums_are_verified(clinical_dir):
     (folder / "SHA256SUMS.txt").write_text(f"{'0' * 64} mli_dev_v1.jsonl\n")
     from medpair_tasks.clinical import sources
 
-    sources._load_cached.cache_clear()
+    sources.TABLE.cache_clear()
     with pytest.raises(DataUnavailable, match="sha256"):
         load_clinical("mednli")
 

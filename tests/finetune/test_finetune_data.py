@@ -11,7 +11,7 @@ from medpair_testlib import run_medpair
 from medpair_tasks.finetune.config import DEFAULT_LEARNING_RATES, DEFAULT_RANKS, GridPoint, Recipe, make_grid, step_plan
 from medpair_tasks.finetune.data import IGNORE_INDEX, answer_text, dataset_of_task, encode, render_prompt, select_items
 from medpair_tasks.finetune.train import micro_batches, step_examples
-from medpair_tasks.roles import roles, scored_items
+from medpair_tasks.knowledge.roles import roles, scored_items
 
 
 def test_defaults_are_the_papers_recipe():

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
-from medpair_tasks.records import DataUnavailable
+from medpair_tasks.family.sources import DataUnavailable
 from medpair_tasks.vqa.images import ZipImages
-from medpair_tasks.vqa.items import closed_options
+from medpair_tasks.vqa.records import closed_options
 from medpair_tasks.vqa.roles import hf_train_indices, roles_from, scored_items, sklearn_test_indices, vqa_roles
 from medpair_tasks.vqa.sources import VQA_SOURCES, load_vqa_source
 

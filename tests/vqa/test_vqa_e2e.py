@@ -17,7 +17,7 @@ from vqa_testbed import tiny_vlm_pair
 from medpair_tasks.extract import UNPARSEABLE
 from medpair_tasks.lm_eval_internals import image_hash
 from medpair_tasks.vqa.hooks import doc_images
-from medpair_tasks.roles import rank_shots
+from medpair_tasks.family.roles import rank_shots
 from medpair_tasks.vqa.roles import vqa_roles
 
 pytestmark = pytest.mark.slow  # end to end; `pytest -m "not slow"` leaves it out

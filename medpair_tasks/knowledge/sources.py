@@ -6,38 +6,37 @@ release format overrides the hub: put it in ``$MEDPAIR_DATA_DIR/<dataset>/`` (la
 never a silent fall-back to the hub.
 
 Each reader returns the dataset's *source splits* under the names ``train``, ``dev`` and
-``test``; :mod:`medpair_tasks.roles` turns them into medpair's split roles.
+``test``; :mod:`medpair_tasks.knowledge.roles` turns them into medpair's split roles.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import logging
-import os
-import pickle
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from medpair_tasks.family.sources import (
+    DATA_DIR_ENV,
+    DataUnavailable,
+    SourceTable,
+    first_existing,
+    hub_looked_at,
+    naming_file,
+    read_from_hub,
+    read_json,
+    read_jsonl,
+    read_local,
+)
 from medpair_tasks.formats import LETTERS
-from medpair_tasks.records import DataUnavailable, Item
+from medpair_tasks.knowledge.records import Item
 
 log = logging.getLogger(__name__)
 
-DATA_DIR_ENV = "MEDPAIR_DATA_DIR"
 SourceSplits = dict[str, list[Item]]
-Loaded = TypeVar("Loaded")
-
-HUB_PROBE_TIMEOUT_S = 3.0
-_TRUE_VALUES = {"1", "ON", "YES", "TRUE"}  # what huggingface_hub and datasets accept as "set"
-OFFLINE_HINT = f"set HF_HUB_OFFLINE=1 (read the hub cache only) or ${DATA_DIR_ENV} (a local copy)"
 
 MMLU_SUBJECTS = (
     "anatomy",
@@ -54,7 +53,13 @@ MMLU_SUBJECTS = (
 
 @dataclass(frozen=True)
 class Source:
-    """One dataset: its hub id, its local layout and its two readers."""
+    """One dataset (one row of :data:`SOURCES`): its hub id, its local layout and its readers.
+
+    ``read_local(folder)`` reads the release files in ``folder`` into the source splits
+    ``train`` / ``dev`` / ``test``; ``read_hub()`` reads the hub copy (None: the dataset has none,
+    only a local copy is read); ``folder`` is its folder under ``$MEDPAIR_DATA_DIR`` (default:
+    the dataset's name).
+    """
 
     name: str
     title: str
@@ -63,98 +68,8 @@ class Source:
     local_files: tuple[str, ...]
     how_to_get: str
     read_local: Callable[[Path], SourceSplits]
-    read_hub: Callable[[], SourceSplits]
-
-
-# --------------------------------------------------------------------------- file helpers
-
-
-@contextmanager
-def naming_file(path: Path) -> Iterator[None]:
-    """Content errors raised inside the block name ``path``.
-
-    A ``KeyError``, ``IndexError``, ``TypeError``, ``ValueError`` (a JSON or UTF-8 decoding error
-    among them), ``csv.Error`` or ``pickle.UnpicklingError`` whose message lacks the path becomes
-    a ValueError that starts with it, so every data error says which file is at fault.
-    """
-    try:
-        yield
-    except (KeyError, IndexError, TypeError, ValueError, csv.Error, pickle.UnpicklingError) as err:
-        if str(path) in str(err):
-            raise
-        raise ValueError(f"{path}: {_describe(err)}") from err
-
-
-def _describe(err: Exception) -> str:
-    if isinstance(err, json.JSONDecodeError):
-        return f"not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})"
-    if isinstance(err, UnicodeDecodeError):
-        return f"not UTF-8 text (byte {err.start})"
-    return f"{type(err).__name__}: {err}"
-
-
-def read_json(path: Path) -> Any:
-    """The content of a JSON file; a file that is not JSON is a ValueError naming it."""
-    with naming_file(path):
-        return json.loads(path.read_text(encoding="utf-8"))
-
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """The objects of a JSON-lines file; a bad line is a ValueError naming file and line."""
-    with naming_file(path), path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{path}:{number}: not a JSON line ({err.msg})") from err
-
-
-def first_existing(folder: Path, *candidates: str) -> Path:
-    """The first of ``candidates`` that exists in ``folder``; FileNotFoundError naming all of them."""
-    for name in candidates:
-        if (folder / name).is_file():
-            return folder / name
-    raise FileNotFoundError(" or ".join(str(folder / c) for c in candidates))
-
-
-def hub_offline() -> bool:
-    """Whether Hugging Face's offline mode is on (``HF_HUB_OFFLINE`` or ``HF_DATASETS_OFFLINE``)."""
-    return any(os.environ.get(name, "").upper() in _TRUE_VALUES for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
-
-
-def hub_unreachable() -> str | None:
-    """Why the Hugging Face hub cannot be reached, or None when it answers (one quick probe per endpoint)."""
-    return _probe_hub(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-
-
-@lru_cache(maxsize=4)
-def _probe_hub(endpoint: str) -> str | None:
-    try:
-        urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=HUB_PROBE_TIMEOUT_S).close()
-    except urllib.error.HTTPError:
-        return None  # it answered, if only with an error status
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        return f"the Hugging Face hub ({endpoint}) cannot be reached ({getattr(err, 'reason', err)})"
-    return None
-
-
-def read_from_hub(name: str, looked_at: str, how_to_get: str, read: Callable[[], Loaded]) -> Loaded:
-    """``read()`` a dataset from the hub; every failure is one :class:`DataUnavailable`.
-
-    Without offline mode an unreachable hub fails at once with :data:`OFFLINE_HINT`, instead of
-    after the hub clients' retries; in offline mode a failure says that only the cache was read.
-    """
-    offline = hub_offline()
-    if not offline and (problem := hub_unreachable()):
-        raise DataUnavailable(name, looked_at, how_to_get, f"{problem}; {OFFLINE_HINT}")
-    try:
-        return read()
-    except Exception as err:  # datasets and huggingface_hub raise many kinds; all mean the same here
-        reason = f"{type(err).__name__}: {str(err)[:300]}"
-        if offline:
-            reason += f"; offline mode is on (HF_HUB_OFFLINE), so only the hub cache was read: put a local copy in ${DATA_DIR_ENV}"
-        raise DataUnavailable(name, looked_at, how_to_get, reason) from err
+    read_hub: Callable[[], SourceSplits] | None = None
+    folder: str = ""
 
 
 def _hub(hub_id: str, config: str | None = None) -> Any:
@@ -400,6 +315,7 @@ def _build_registry() -> dict[str, Source]:
                 "folders into $MEDPAIR_DATA_DIR/mmlu/ (one folder serves all subjects)",
                 _mmlu_local(subject),
                 _mmlu_hub(subject),
+                folder="mmlu",
             )
         )
     return {source.name: source for source in sources}
@@ -408,39 +324,31 @@ def _build_registry() -> dict[str, Source]:
 SOURCES: dict[str, Source] = _build_registry()
 
 
+def _read(name: str, source: Source, folder: str) -> SourceSplits:
+    """A dataset's source splits from its local copy in ``folder`` if that exists, else from the hub."""
+    if folder and Path(folder).is_dir():
+        splits = read_local(name, Path(folder), folder, source.how_to_get, source.read_local)
+        log.info("%s read from %s", name, folder)
+        return splits
+    if source.read_hub is None:
+        looked_at = f"{folder} (no such folder)" if folder else f"${DATA_DIR_ENV} (not set)"
+        raise DataUnavailable(name, looked_at, source.how_to_get, "this dataset is read from a local copy only")
+    return read_from_hub(name, hub_looked_at(source.hub_id, source.hub_config, folder), source.how_to_get, source.read_hub)
+
+
+#: The knowledge datasets, read once per data folder.
+TABLE: SourceTable[Source, SourceSplits] = SourceTable("knowledge", SOURCES, lambda row: row.folder or row.name, _read)
+
+
 def local_folder(name: str) -> Path | None:
     """``$MEDPAIR_DATA_DIR/<folder>`` for a dataset, or None when the variable is unset."""
-    root = os.environ.get(DATA_DIR_ENV)
-    if not root:
-        return None
-    return Path(root).expanduser() / ("mmlu" if name.startswith("mmlu_") else name)
+    return TABLE.folder(name)
 
 
 def load_source(name: str) -> SourceSplits:
     """The source splits of a dataset, from ``$MEDPAIR_DATA_DIR`` if present, else the hub.
 
-    Raises :class:`DataUnavailable` with the paths looked at and where to get the data.
+    Raises :class:`~medpair_tasks.family.sources.DataUnavailable` with the paths looked at and
+    where to get the data.
     """
-    if name not in SOURCES:
-        raise KeyError(f"unknown medpair dataset {name!r}; known: {', '.join(SOURCES)}")
-    folder = local_folder(name)
-    return _load_cached(name, str(folder) if folder else "")
-
-
-@lru_cache(maxsize=32)
-def _load_cached(name: str, folder: str) -> SourceSplits:
-    source = SOURCES[name]
-    if folder and Path(folder).is_dir():
-        try:
-            splits = source.read_local(Path(folder))
-        except FileNotFoundError as err:
-            raise DataUnavailable(name, folder, source.how_to_get, f"missing {err.filename or err}") from err
-        except (OSError, ValueError, KeyError, IndexError) as err:
-            raise DataUnavailable(name, folder, source.how_to_get, f"{type(err).__name__}: {err}") from err
-        log.info("%s read from %s", name, folder)
-        return splits
-    hub = source.hub_id + (f" (config {source.hub_config})" if source.hub_config else "")
-    looked_at = f"Hugging Face hub dataset {hub}"
-    looked_at += f", and {folder} (no such folder)" if folder else f" (set ${DATA_DIR_ENV} for a local copy)"
-    return read_from_hub(name, looked_at, source.how_to_get, source.read_hub)
-
+    return TABLE.load(name)

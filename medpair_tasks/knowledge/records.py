@@ -5,18 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-class DataUnavailable(RuntimeError):
-    """A dataset could not be read: names the dataset, where medpair looked and how to get it."""
-
-    def __init__(self, dataset: str, looked_at: str, how_to_get: str, reason: str = "") -> None:
-        self.dataset = dataset
-        message = f"the {dataset} data is not available.\n  looked at: {looked_at}\n"
-        if reason:
-            message += f"  problem:   {reason}\n"
-        message += f"  get it:    {how_to_get}"
-        super().__init__(message)
-
-
 @dataclass(frozen=True)
 class Item:
     """One multiple-choice question, as the task templates read it.

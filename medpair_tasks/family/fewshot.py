@@ -7,7 +7,7 @@ with the scored item when any of their sources coincide (:func:`shares_source`):
 question about the same image, a MedNLI pair on the same premise, the same PubMedQA abstract.
 
 **The rule.** Few-shot seed ``s`` ranks the task's few-shot pool
-(:func:`medpair_tasks.roles.rank_shots`: the seed's draws first, then the rest of the pool in a
+(:func:`medpair_tasks.family.roles.rank_shots`: the seed's draws first, then the rest of the pool in a
 seeded order). A scored item's demonstrations are the first ``k`` documents of that ranking that
 share no source with it (:func:`pick_demonstrations`), so the draws are deterministic per seed,
 and an item that shares no source with the seed's draws is shown exactly those draws. When
@@ -15,7 +15,7 @@ the whole pool holds fewer than ``k`` source-disjoint documents for an item, the
 with an error naming the item; there is no silent fall-back to a shared-source demonstration.
 
 :func:`candidate_prefix` sizes a task's ``fewshot`` split (the shortest prefix of the ranking
-that serves every scored item); :class:`medpair_tasks.sampler.SourceDisjointTask` applies the
+that serves every scored item); :class:`medpair_tasks.family.sampler.SourceDisjointTask` applies the
 rule inside lm-eval. Where a reproduction protocol prescribes the reference's draws, the draws
 are kept and :func:`shared_source_demonstrations` reports the demonstrations that share a source
 with their item, for the task metadata.

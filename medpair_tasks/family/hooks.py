@@ -1,8 +1,10 @@
-"""The functions medpair's task YAMLs name with ``!function``: data loading, choices, scoring.
+"""The lm-eval hooks every task family shares: data splits, choices, scoring, answer extraction.
 
-They are thin: the data lives in :mod:`medpair_tasks.roles`, the extraction rules in
-:mod:`medpair_tasks.extract`. The run-time switches come through lm-eval's task metadata, which
-``--metadata '{"role": "test"}'`` on the command line overrides for every task of the run:
+A family's ``hooks.load`` (lm-eval's ``custom_dataset``) is :func:`build_splits` over its roles;
+the multiple-choice tasks of every family name :func:`letters`, :func:`score_loglikelihood`,
+:func:`score_generation` and :func:`extract_filter` with ``!function`` (the extraction rules are
+in :mod:`medpair_tasks.extract`). The run-time switches come through lm-eval's task metadata,
+which ``--metadata '{"role": "test"}'`` on the command line overrides for every task of the run:
 
 - ``role``: ``val`` or ``test`` (candidates default to ``val``, the bare names to ``test``);
 - ``val_limit``: size of the fixed validation subsample (default 500; 0 keeps all);
@@ -22,12 +24,12 @@ import datasets
 import numpy as np
 import pyarrow as pa
 
-from medpair_tasks import jeong2024_docs, jeong2024_extract
+from medpair_tasks import jeong2024_extract
 from medpair_tasks.extract import UNPARSEABLE, extract_answer
-from medpair_tasks.fewshot import candidate_prefix, fewshot_rule, shared_source_demonstrations
+from medpair_tasks.family.fewshot import candidate_prefix, fewshot_rule, shared_source_demonstrations
+from medpair_tasks.family.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW, rank_shots
 from medpair_tasks.formats import LETTERS
 from medpair_tasks.protocols import JEONG2024, MEDPAIR, protocol_of
-from medpair_tasks.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW, rank_shots, roles, scored_items
 
 
 def _item_doc(item: Any, dataset: str, role: str) -> dict[str, Any]:
@@ -57,10 +59,10 @@ def build_splits(
     ``scored(dataset, role, val_limit)`` gives the scored items, ``pool(dataset)`` the few-shot
     pool (empty: an empty ``fewshot`` split), ``as_doc(item, dataset, role)`` turns an item into
     an lm-eval document (default: the item's own ``as_doc``). The ``fewshot`` split is the front
-    of the seed's ranking of the pool (:func:`medpair_tasks.roles.rank_shots`): for a few-shot
-    task with ``per_item`` (a :class:`medpair_tasks.sampler.SourceDisjointTask`), as far as every
+    of the seed's ranking of the pool (:func:`medpair_tasks.family.roles.rank_shots`): for a few-shot
+    task with ``per_item`` (a :class:`medpair_tasks.family.sampler.SourceDisjointTask`), as far as every
     scored item needs to find its demonstrations that share no source with it
-    (:mod:`medpair_tasks.fewshot`); otherwise the seed's draws, which every item is shown, so
+    (:mod:`medpair_tasks.family.fewshot`); otherwise the seed's draws, which every item is shown, so
     that a draw sharing a source with a scored item is an error.
     """
     dataset = metadata.get("dataset")
@@ -110,19 +112,6 @@ def _refuse_shared_sources(
         )
 
 
-def load(**metadata: Any) -> datasets.DatasetDict:
-    """lm-eval ``custom_dataset``: the scored split ``eval`` and the demonstrations ``fewshot``.
-
-    Receives the task metadata merged with the CLI ``--metadata`` and ``model_args`` (the
-    ``jeong2024`` protocol reads the model's name from them to find its prompt profile).
-    Under medpair's protocol the knowledge tasks show every item the seed's draws (their items
-    are their own sources, and the pool never shares an item with a scored role).
-    """
-    if protocol_of(metadata) is JEONG2024:
-        return jeong2024_docs.build_splits(metadata)
-    return build_splits(metadata, scored_items, lambda dataset: roles(dataset).pool, per_item=False)
-
-
 def letters(doc: dict[str, Any]) -> list[str]:
     """The answer letters of a document's options: ``["A", "B", …]``."""
     return list(LETTERS[: len(doc["options"])])
@@ -151,4 +140,5 @@ def extract_filter(resps: list[list[str]], docs: list[dict[str, Any]]) -> list[l
     return [[_extract(r, doc) for r in doc_resps] for doc_resps, doc in zip(resps, docs)]
 
 
-__all__ = ["UNPARSEABLE", "extract_filter", "letters", "load", "score_generation", "score_loglikelihood"]
+__all__ = ["UNPARSEABLE", "build_splits", "docs_dataset", "extract_filter", "letters", "score_generation",
+           "score_loglikelihood"]

@@ -1,4 +1,4 @@
-"""The lm-eval side of source-disjoint demonstrations (:mod:`medpair_tasks.fewshot`).
+"""The lm-eval side of source-disjoint demonstrations (:mod:`medpair_tasks.family.fewshot`).
 
 lm-eval 0.4.13 hands its few-shot sampler the scored document only when demonstrations come
 from the scored split (``ConfigurableTask.fewshot_context``); medpair's come from a separate
@@ -28,7 +28,7 @@ from typing import Any
 from lm_eval.api.samplers import FirstNSampler
 from lm_eval.api.task import ConfigurableTask
 
-from medpair_tasks.fewshot import Doc, disjoint_positions, fewshot_rule, shared_source_demonstrations
+from medpair_tasks.family.fewshot import Doc, disjoint_positions, fewshot_rule, shared_source_demonstrations
 from medpair_tasks.lm_eval_internals import fewshot_pool, showing_demonstrations
 
 class SourceDisjointSampler(FirstNSampler):
