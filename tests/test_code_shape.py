@@ -27,11 +27,7 @@ ALLOWED_NAMES: frozenset[str] = frozenset({
     "df", "lm",  # lm-eval's own parameter names, kept in the methods and calls that mirror them
 })
 
-PENDING_NAMES: frozenset[tuple[str, str]] = frozenset({
-    # in files the families branch rewrites this session: rename when merged
-    ("medpair_tasks/clinical/sources.py", "fh"), ("medpair_tasks/sources.py", "fh"),
-    ("medpair_tasks/taskfiles.py", "up"), ("medpair_tasks/vqa/sources.py", "fh"),
-})
+PENDING_NAMES: frozenset[tuple[str, str]] = frozenset()
 """(path, name) pairs still to rename; each entry must still occur."""
 
 

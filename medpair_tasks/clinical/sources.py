@@ -207,8 +207,8 @@ CREDENTIALED: frozenset[str] = frozenset(n for n, s in CLINICAL_SOURCES.items() 
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 

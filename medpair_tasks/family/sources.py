@@ -86,8 +86,8 @@ def read_json(path: Path) -> Any:
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """The objects of a JSON-lines file; a bad line is a ValueError naming file and line."""
-    with naming_file(path), path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
+    with naming_file(path), path.open(encoding="utf-8") as stream:
+        for number, line in enumerate(stream, 1):
             if line.strip():
                 try:
                     yield json.loads(line)

@@ -69,23 +69,23 @@ def candidate_family(
     dataset: str,
     mode: str,
     includes: Callable[[Candidate], list[str]],
-    up: str = "../",
+    to_root: str = "../",
     few_shot: bool = True,
 ) -> dict[str, str]:
     """A dataset's bare default task and its prompt candidates of one mode, under ``folder``.
 
     ``includes(candidate)`` gives the include paths relative to the family's root folder, which
-    is ``up`` above ``folder``. Candidates: 11 zero-shot and, with ``few_shot``, 110 three-shot.
+    is ``to_root`` above ``folder``. Candidates: 11 zero-shot and, with ``few_shot``, 110 three-shot.
     """
     bare = Candidate(dataset, mode, "f00", 0, None)
     files = {f"{folder}/{bare.default_task_name}.yaml": task_file(
-        bare.default_task_name, bare, "test", [up + path for path in includes(bare)])}
+        bare.default_task_name, bare, "test", [to_root + path for path in includes(bare)])}
     seeds = [None, *range(N_FEWSHOT_SEEDS)] if few_shot else [None]
     for format_id in format_ids():
         for seed in seeds:
             candidate = Candidate(dataset, mode, format_id, 0 if seed is None else FEWSHOT_DRAW, seed)
             files[f"{folder}/candidates/{candidate.task_name}.yaml"] = task_file(
-                candidate.task_name, candidate, "val", [up + "../" + path for path in includes(candidate)]
+                candidate.task_name, candidate, "val", [to_root + "../" + path for path in includes(candidate)]
             )
     return files
 

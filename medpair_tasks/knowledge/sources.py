@@ -227,10 +227,10 @@ def _mmlu_local(subject: str) -> Callable[[Path], SourceSplits]:
         splits = {}
         for ours, theirs in (("train", "dev"), ("dev", "val"), ("test", "test")):
             path = folder / theirs / f"{subject}_{theirs}.csv"
-            with naming_file(path), path.open(encoding="utf-8", newline="") as fh:
+            with naming_file(path), path.open(encoding="utf-8", newline="") as stream:
                 splits[ours] = [
                     Item(f"{ours}-{i:04d}", row[0], tuple(row[1:5]), LETTERS.index(row[5].strip()))
-                    for i, row in enumerate(csv.reader(fh))
+                    for i, row in enumerate(csv.reader(stream))
                 ]
         return splits
 

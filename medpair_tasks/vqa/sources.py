@@ -228,8 +228,8 @@ def _pathvqa_local(folder: Path) -> LoadedSource:
     splits, dropped = {}, {}
     for ours, theirs in (("train", "train"), ("dev", "val"), ("test", "test")):
         path = folder / "qas" / theirs / f"{theirs}_qa.pkl"
-        with naming_file(path), path.open("rb") as fh:
-            rows = _PlainUnpickler(fh).load()
+        with naming_file(path), path.open("rb") as stream:
+            rows = _PlainUnpickler(stream).load()
         yes_no = [(i, r) for i, r in enumerate(rows) if normalise(r["answer"]) in ("yes", "no")]
         splits[ours], dropped[ours] = _collect(
             (f"{ours}-{i:05d}", r["question"], r["answer"], (f"{theirs}/{r['image']}.jpg",)) for i, r in yes_no
