@@ -17,14 +17,13 @@ Everything is seeded: the same call gives byte-identical weights on the same mac
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 from medpair_tasks.formats import LETTERS
+from medpair_tasks.torchrng import own_torch_rng
 
 log = logging.getLogger(__name__)
 
@@ -60,22 +59,6 @@ class TinyShape:
     intermediate_size: int = 64
     layers: int = 2
     heads: int = 2
-
-
-_Builder = TypeVar("_Builder", bound=Callable[..., Any])
-
-
-def own_torch_rng(build: _Builder) -> _Builder:
-    """Run ``build`` on a fork of torch's CPU random state: the seed it sets does not outlive the call."""
-
-    @functools.wraps(build)
-    def forked(*args: Any, **kwargs: Any) -> Any:
-        import torch
-
-        with torch.random.fork_rng(devices=[]):
-            return build(*args, **kwargs)
-
-    return forked  # type: ignore[return-value]
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 600):

@@ -34,6 +34,7 @@ import numpy as np
 
 from medpair_tasks.finetune.config import GridPoint, Recipe, Runtime, StepPlan, step_plan
 from medpair_tasks.finetune.data import IGNORE_INDEX, Encoded, collate
+from medpair_tasks.torchrng import own_torch_rng
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ def load_tokenizer(model: str, trust_remote_code: bool = False) -> Any:
     return tokenizer
 
 
-def lora_model(model_spec: str, point: GridPoint, recipe: Recipe, hardware: Hardware, trust_remote_code: bool = False) -> Any:
+def _lora_model(model_spec: str, point: GridPoint, recipe: Recipe, hardware: Hardware, trust_remote_code: bool = False) -> Any:
     """The base model wrapped with a fresh LoRA adapter of the point's rank (seeded)."""
     import torch
     from peft import LoraConfig, get_peft_model
@@ -385,6 +386,7 @@ def _write_result(point_dir: Path, result: PointResult, hardware: Hardware) -> N
     acc.free_memory()
 
 
+@own_torch_rng
 def train_point(
     model_spec: str,
     train: Sequence[Encoded],
@@ -400,6 +402,8 @@ def train_point(
 ) -> PointResult:
     """Train one grid point to its end (early stop or ``max_epochs``), resuming a checkpoint if one exists.
 
+    Runs on a fork of torch's random state (:func:`medpair_tasks.torchrng.own_torch_rng`): the
+    point's seed and a resumed checkpoint's random state do not leak into the caller's.
     ``on_step(point, step)`` runs after every optimiser step (and after the checkpoint of that
     step): tests use it to interrupt a run. Returns the finished result, also written to
     ``point_dir/result.json``; the best adapter is in ``point_dir/best``.
@@ -414,7 +418,7 @@ def train_point(
     acc = hardware.accelerator
     point_dir.mkdir(parents=True, exist_ok=True)
     plan = step_plan(recipe, len(train), acc.num_processes)
-    model = lora_model(model_spec, point, recipe, hardware, trust_remote_code)
+    model = _lora_model(model_spec, point, recipe, hardware, trust_remote_code)
     resume = _checkpoint_dir(point_dir)
     state = _restore_adapter(model, resume, point, plan)
     params = [p for p in model.parameters() if p.requires_grad]

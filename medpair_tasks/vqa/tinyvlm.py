@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from medpair_tasks.tinymodels import CORPUS, MEDICAL_TEXT, own_torch_rng, train_and_save, train_tokenizer
+from medpair_tasks.tinymodels import CORPUS, MEDICAL_TEXT, train_and_save, train_tokenizer
+from medpair_tasks.torchrng import own_torch_rng
 from medpair_tasks.vqa.records import IMAGE_PLACEHOLDER
 
 log = logging.getLogger(__name__)

@@ -213,3 +213,17 @@ def test_gpu_code_path_bf16_and_gradient_checkpointing(tiny_models, data_dir, tm
     assert point["best_val_loss"] < point["initial_val_loss"] - 0.2
     weights = load_file(tmp_path / "base" / "best" / "adapter_model.safetensors")
     assert weights and {str(w.dtype) for w in weights.values()} == {"torch.float32"}
+
+
+@pytest.mark.slow
+def test_training_leaves_the_callers_random_state(tiny_models, use_data, tmp_path, cpu):
+    """A grid point seeds torch on a fork of its random state: the caller's is the same after training."""
+    import torch
+
+    data = select_items("medqa", "pool", val_limit=0)
+    torch.manual_seed(2024)
+    before = torch.get_rng_state()
+    result = run_grid(str(tiny_models[1]), "medpair_medqa", data, Recipe(max_epochs=1, checkpoint_every=2),
+                      make_grid((0.1,), (8,)), tmp_path, cpu, progress=False)
+    assert result.results[0].steps > 0
+    assert torch.equal(torch.get_rng_state(), before)
