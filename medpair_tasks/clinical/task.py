@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 MC_RESERVE = 8  # tokens kept free for a multiple-choice continuation (" A")
 MARGIN = 8  # tokens kept free for special tokens and merges at the cut
 MAX_ROUNDS = 4
-_warned: set[str] = set()
 
 
 def _note_id(doc: dict[str, Any]) -> tuple[str, str]:
@@ -61,8 +60,7 @@ class ClinicalTask(SourceDisjointTask):
             self._clue.configure(self)
         self._side = truncation_side(metadata)
         self._bertscore = bertscore_config(metadata) if metadata.get("bertscore") else None
-        if metadata.get("bertscore") and self._bertscore is None and "bertscore" not in _warned:
-            _warned.add("bertscore")
+        if metadata.get("bertscore") and self._bertscore is None:
             log.warning(NOT_CONFIGURED.format(task=self.config.task))
 
     # ------------------------------------------------------------------ the budget
@@ -70,8 +68,7 @@ class ClinicalTask(SourceDisjointTask):
     def _get_budget(self) -> Budget | None:
         if self._budget is False:
             self._budget = None if self._side == "none" else resolve_budget(self.config.metadata or {})
-            if self._budget is None and "budget" not in _warned:
-                _warned.add("budget")
+            if self._budget is None:
                 log.warning("medpair: %s: notes are not truncated (%s); lm-eval cuts over-long prompts from the left",
                             self.config.task, "truncation is 'none'" if self._side == "none" else
                             "no tokenizer or max_length is known for this run")
