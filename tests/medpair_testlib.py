@@ -55,3 +55,25 @@ def read_run(out: Path) -> tuple[dict, dict[str, list[dict]]]:
         task = path.name[len("samples_") : path.name.rindex("_")]
         samples[task] = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     return json.loads(results_file.read_text(encoding="utf-8")), samples
+
+
+def write_tiny_bert(folder: Path, texts: list[str], layers: int, hidden: int) -> Path:
+    """Save a randomly initialised BERT (seed 0) of ``layers`` × ``hidden`` and a WordPiece tokenizer
+    trained on ``texts`` to ``folder``: a BERTScore model for tests, built offline."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    wordpiece = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    wordpiece.normalizer = normalizers.BertNormalizer(lowercase=True)
+    wordpiece.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    wordpiece.train_from_iterator(texts * 5, trainers.WordPieceTrainer(vocab_size=120, special_tokens=specials))
+    fast = BertTokenizerFast(tokenizer_object=wordpiece, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                             sep_token="[SEP]", mask_token="[MASK]")
+    fast.save_pretrained(folder)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        BertModel(BertConfig(vocab_size=len(fast), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
+                             intermediate_size=2 * hidden)).save_pretrained(folder)
+    return folder

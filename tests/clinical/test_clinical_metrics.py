@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+from medpair_testlib import write_tiny_bert
 
 from medpair_tasks.clinical.bertscore import NOT_CONFIGURED, BertScoreConfig, bertscore_config, scorer
 from medpair_tasks.clinical.hooks import score_codes, score_summary
@@ -54,25 +55,8 @@ def test_precision_recall_f1_edge_cases():
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory) -> Path:
     """A randomly initialised BERT with a trained WordPiece tokenizer, saved to a folder."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator(["the patient has a cough and fever", "what is the dose of aspirin for pain"] * 5,
-                            trainers.WordPieceTrainer(vocab_size=120, special_tokens=specials))
-    fast = BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                             sep_token="[SEP]", mask_token="[MASK]")
-    fast.save_pretrained(folder)
-    import torch
-
-    torch.manual_seed(0)
-    BertModel(BertConfig(vocab_size=len(fast), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=64)).save_pretrained(folder)
-    return folder
+    texts = ["the patient has a cough and fever", "what is the dose of aspirin for pain"]
+    return write_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), texts, layers=2, hidden=32)
 
 
 def _reference_bertscore(folder: Path, layer: int, candidate: str, reference: str) -> tuple[float, float, float]:

@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from medpair_testlib import write_tiny_bert
 
 from medpair_tasks.clinical import clue2024
 from medpair_tasks.clinical.truncate import HFCounter
@@ -237,24 +238,8 @@ def test_medpair_run_refuses_clue2024() -> None:
 @pytest.fixture(scope="module")
 def nine_layer_bert(tmp_path_factory) -> Path:
     """A randomly initialised 9-layer BERT (layer 8 exists) with a trained WordPiece tokenizer."""
-    import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    folder = tmp_path_factory.mktemp("bert9")
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator(["what is the dose of aspirin for chest pain", "hypertension and type 2 diabetes"] * 5,
-                            trainers.WordPieceTrainer(vocab_size=120, special_tokens=specials))
-    fast = BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                             sep_token="[SEP]", mask_token="[MASK]")
-    fast.save_pretrained(folder)
-    torch.manual_seed(0)
-    BertModel(BertConfig(vocab_size=len(fast), hidden_size=16, num_hidden_layers=9, num_attention_heads=2,
-                         intermediate_size=32)).save_pretrained(folder)
-    return folder
+    texts = ["what is the dose of aspirin for chest pain", "hypertension and type 2 diabetes"]
+    return write_tiny_bert(tmp_path_factory.mktemp("bert9"), texts, layers=9, hidden=16)
 
 
 def test_bertscore_is_clues_en_sci_with_a_local_override(nine_layer_bert: Path) -> None:
