@@ -5,6 +5,9 @@ A module with its own name (not ``conftest``) so that any test folder can import
 
 from __future__ import annotations
 
+import functools
+import gzip
+import hashlib
 import json
 import os
 import subprocess
@@ -77,3 +80,19 @@ def write_tiny_bert(folder: Path, texts: list[str], layers: int, hidden: int) ->
         BertModel(BertConfig(vocab_size=len(fast), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
                              intermediate_size=2 * hidden)).save_pretrained(folder)
     return folder
+
+
+@functools.cache
+def read_reference_cells(path: Path) -> dict[str, list[dict]]:
+    """The cells of a stored reference run (gzipped JSON lines), per dataset name, in file order."""
+    cells: dict[str, list[dict]] = {}
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            cell = json.loads(line)
+            cells.setdefault(cell["dataset"], []).append(cell)
+    return cells
+
+
+def prompts_digest(prompts: list[str]) -> str:
+    """The digest a reference run stores: SHA-256 of the prompts joined by NUL."""
+    return hashlib.sha256("\0".join(prompts).encode("utf-8")).hexdigest()

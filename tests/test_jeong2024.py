@@ -7,15 +7,14 @@ medpair's versions must equal them character for character.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
-from collections import defaultdict
 from functools import cache
 from pathlib import Path
 
 import pytest
 from lm_eval.tasks import TaskManager
+from medpair_testlib import prompts_digest, read_reference_cells
 
 from medpair_tasks import jeong2024_roles as roles
 from medpair_tasks.family.hooks import extract_filter
@@ -28,20 +27,14 @@ REFERENCE = Path(__file__).resolve().parent / "fixtures" / "reference"
 NO_ANSWER = None
 
 
-@cache
 def reference_cells() -> dict[str, list[dict]]:
     """The stored cells of the reference run, per dataset."""
-    cells = defaultdict(list)
-    with gzip.open(REFERENCE / "prompts.jsonl.gz", "rt", encoding="utf-8") as fh:
-        for line in fh:
-            cell = json.loads(line)
-            cells[cell["dataset"]].append(cell)
-    return dict(cells)
+    return read_reference_cells(REFERENCE / "prompts.jsonl.gz")
 
 
 def digest(prompts: list[str]) -> str:
     """The digest the reference run stored: SHA-256 of the prompts joined by NUL."""
-    return hashlib.sha256("\0".join(prompts).encode("utf-8")).hexdigest()
+    return prompts_digest(prompts)
 
 
 def stored_prompts(cell: dict) -> list[str]:

@@ -9,17 +9,14 @@ n2c2 token filter counts with the same offline tokenizer the reference run used.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
-from collections import defaultdict
-from functools import cache
 from pathlib import Path
 
 import pytest
 from clinical_testlib import FIXTURES
 from lm_eval.tasks import TaskManager
 from make_jeong2024_clinical_fixtures import NOTE_LIMIT, build_count_tokenizer
+from medpair_testlib import prompts_digest, read_reference_cells
 
 from medpair_tasks.clinical import jeong2024 as clinical
 from medpair_tasks.clinical.truncate import truncation_side
@@ -31,20 +28,14 @@ DATA = FIXTURES / "data"
 FEW_SHOT_DATASETS = ("mednli", "casi", "mimic3_acronym")
 
 
-@cache
 def reference_cells() -> dict[str, list[dict]]:
     """The stored cells of the reference run, per medpair dataset name."""
-    cells = defaultdict(list)
-    with gzip.open(REFERENCE, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            cell = json.loads(line)
-            cells[cell["dataset"]].append(cell)
-    return dict(cells)
+    return read_reference_cells(REFERENCE)
 
 
 def digest(prompts: list[str]) -> str:
     """SHA-256 of the prompts joined by NUL, as the reference run stored it."""
-    return hashlib.sha256("\0".join(prompts).encode("utf-8")).hexdigest()
+    return prompts_digest(prompts)
 
 
 @pytest.fixture(scope="module")
