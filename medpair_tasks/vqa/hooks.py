@@ -17,6 +17,8 @@ from typing import Any
 import datasets
 
 from medpair_tasks.family.hooks import build_splits
+from medpair_tasks.protocols import JEONG2024, protocol_of
+from medpair_tasks.vqa import jeong2024
 from medpair_tasks.vqa.records import VQAItem
 from medpair_tasks.vqa.roles import BOOK
 from medpair_tasks.vqa.sources import load_vqa_source
@@ -47,7 +49,10 @@ def as_doc(item: VQAItem, dataset: str, role: str) -> dict[str, Any]:
 
 
 def load(**metadata: Any) -> datasets.DatasetDict:
-    """lm-eval ``custom_dataset``: the scored split ``eval`` and the demonstrations ``fewshot``."""
+    """lm-eval ``custom_dataset``: the scored split ``eval`` and the demonstrations ``fewshot``
+    (under ``jeong2024``, the reference's populations and finished prompts: :mod:`medpair_tasks.vqa.jeong2024`)."""
+    if protocol_of(metadata) is JEONG2024:
+        return jeong2024.build_splits(metadata, as_doc)
     return build_splits(metadata, BOOK.scored_items, BOOK.pool, as_doc)
 
 

@@ -8,14 +8,15 @@ text tasks' context slot becomes the *findings* slot, filled with an expert mode
 when the run has an evidence file (:mod:`medpair_tasks.vqa.evidence`) and left out otherwise.
 The findings label follows the format's casing and separators: ``Findings:``, ``**Findings** -``,
 ``### FINDINGS::`` … The template reads the document fields ``images``, ``question``, ``options``
-and the render-time field ``evidence``.
+and the render-time field ``evidence``; a document that carries its finished ``prompt`` (the
+``jeong2024`` protocol, :mod:`medpair_tasks.vqa.jeong2024`) prints it unchanged.
 """
 
 from __future__ import annotations
 
 import re
 
-from medpair_tasks.formats import PromptFormat, jinja_template
+from medpair_tasks.formats import PromptFormat, jinja_template, with_finished_prompt
 from medpair_tasks.vqa.records import IMAGE_PLACEHOLDER
 
 FINDINGS = "Findings"
@@ -42,4 +43,4 @@ def vqa_template(fmt: PromptFormat) -> str:
     sep = match["sep"]
     images = f"{{% for image in images %}}{IMAGE_PLACEHOLDER}{{% endfor %}}{sep}"
     findings = f"{{% if evidence is defined and evidence %}}{label}{{{{ evidence }}}}{sep}{{% endif %}}"
-    return images + findings + match["rest"]
+    return with_finished_prompt(images + findings + match["rest"])

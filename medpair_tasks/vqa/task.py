@@ -20,6 +20,7 @@ import logging
 from typing import Any
 
 from medpair_tasks.family.sampler import SourceDisjointTask
+from medpair_tasks.protocols import JEONG2024, protocol_of
 from medpair_tasks.vqa.evidence import Evidence, evidence_from_metadata, evidence_metadata
 from medpair_tasks.vqa.fewshot import check_placeholders, request_images
 from medpair_tasks.vqa.hooks import doc_images
@@ -34,6 +35,8 @@ class VQATask(SourceDisjointTask):
         config = dict(config or {})
         config.pop("class", None)  # lm-eval's TaskConfig has no such field
         metadata = dict(config.get("metadata") or {})
+        if protocol_of(metadata) is JEONG2024:  # the reference shows every item the seed's draws
+            metadata["fewshot_rule"] = "fixed_draws"
         self._evidence: Evidence | None = evidence_from_metadata(metadata)
         config["metadata"] = {**metadata, **evidence_metadata(self._evidence)}
         super().__init__(config=config)
