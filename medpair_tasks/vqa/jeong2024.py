@@ -151,8 +151,8 @@ def render_pair(profile: VLMProfile, format_id: str, item: VQAItem, shown: bool)
 def _llava_prompt(profile: VLMProfile, format_id: str, demos: Sequence[VQAItem], item: VQAItem) -> str:
     """The ``llava_v0`` conversation with the reference's changes (system + newline, separator ``\\n### ``)."""
     turns: list[tuple[str, str]] = []
-    for shown in (*demos, item):
-        question, answer = render_pair(profile, format_id, shown, shown is not item)
+    for shown, answered in [*((demo, True) for demo in demos), (item, False)]:  # an item can be its own demo
+        question, answer = render_pair(profile, format_id, shown, answered)
         images = shown.question.count(IMAGE_PLACEHOLDER)
         turns += [(LLAVA_ROLES[0], question + images * f"\n{IMAGE_PLACEHOLDER}"), (LLAVA_ROLES[1], answer)]
     prompt = f"{profile.system}\n{LLAVA_SEP}"
