@@ -35,9 +35,12 @@ class VQATask(SourceDisjointTask):
         config = dict(config or {})
         config.pop("class", None)  # lm-eval's TaskConfig has no such field
         metadata = dict(config.get("metadata") or {})
+        self._evidence: Evidence | None = evidence_from_metadata(metadata)
         if protocol_of(metadata) is JEONG2024:  # the reference shows every item the seed's draws
             metadata["fewshot_rule"] = "fixed_draws"
-        self._evidence: Evidence | None = evidence_from_metadata(metadata)
+            if self._evidence is not None:
+                raise ValueError("an evidence file is a medpair-protocol feature; the jeong2024 prompts have no "
+                                 "findings slot (drop evidence_file or run under the medpair protocol)")
         config["metadata"] = {**metadata, **evidence_metadata(self._evidence)}
         super().__init__(config=config)
         self._record_coverage()
