@@ -174,8 +174,8 @@ def test_tasks_outside_the_protocol_are_refused_not_run_under_another():
     from medpair_tasks.clinical.hooks import load as clinical_load
     from medpair_tasks.vqa.hooks import load as vqa_load
 
-    with pytest.raises(ValueError, match="jeong2024 protocol covers the knowledge datasets only"):
-        vqa_load(dataset="vqa_rad", protocol="jeong2024", role="test")
+    with pytest.raises(ValueError, match="clue2024 protocol does not cover the VQA tasks"):
+        vqa_load(dataset="vqa_rad", protocol="clue2024", role="test")
     with pytest.raises(ValueError, match="covers the knowledge datasets and the reference's clinical ones"):
         clinical_load(dataset="meqsum", protocol="jeong2024", role="test")
     with pytest.raises(ValueError, match="unknown protocol"):

@@ -17,7 +17,7 @@ from typing import Any
 import datasets
 
 from medpair_tasks.family.hooks import build_splits
-from medpair_tasks.protocols import JEONG2024, protocol_of
+from medpair_tasks.protocols import JEONG2024, MEDPAIR, protocol_of
 from medpair_tasks.vqa import jeong2024
 from medpair_tasks.vqa.records import VQAItem
 from medpair_tasks.vqa.roles import BOOK
@@ -51,8 +51,12 @@ def as_doc(item: VQAItem, dataset: str, role: str) -> dict[str, Any]:
 def load(**metadata: Any) -> datasets.DatasetDict:
     """lm-eval ``custom_dataset``: the scored split ``eval`` and the demonstrations ``fewshot``
     (under ``jeong2024``, the reference's populations and finished prompts: :mod:`medpair_tasks.vqa.jeong2024`)."""
-    if protocol_of(metadata) is JEONG2024:
+    protocol = protocol_of(metadata)
+    if protocol is JEONG2024:
         return jeong2024.build_splits(metadata, as_doc)
+    if protocol is not MEDPAIR:
+        raise ValueError(f"{metadata.get('dataset')}: the {protocol.id} protocol does not cover the VQA tasks; "
+                         f"run them under {MEDPAIR.id} or {JEONG2024.id}")
     return build_splits(metadata, BOOK.scored_items, BOOK.pool, as_doc)
 
 

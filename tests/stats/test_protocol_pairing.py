@@ -62,3 +62,19 @@ def test_clue2024_is_never_paired_with_another_protocol(tmp_path: Path, other: s
     both = _run(tmp_path / "c", "base", [1, 0, 0, 1, 0, 0], 1, "clue2024")
     result = run_compare([med], [both], tmp_path / "p", n_resamples=100)
     assert any("protocol: clue2024" in note for note in result.notes)
+
+
+def test_vqa_sides_with_different_protocols_are_refused(tmp_path: Path) -> None:
+    """The VQA tasks record their protocol like every family, and mixed sides are refused the same way."""
+    runs = {}
+    for side, protocol, when in (("med", "jeong2024", 0), ("base", "medpair", 1)):
+        folder = write_role_run(tmp_path / side, side, "vqa_rad", "test", {"f00": [1, 0, 1, 1]},
+                                make_docs("vqa_rad", "test", 4), when=when, mode="gen")
+        for path in folder.rglob("results_*.json"):
+            results = json.loads(path.read_text(encoding="utf-8"))
+            for config in results["configs"].values():
+                config["metadata"]["protocol"] = protocol
+            path.write_text(json.dumps(results), encoding="utf-8")
+        runs[side] = folder
+    with pytest.raises(ProtocolMismatchError, match="jeong2024.*medpair"):
+        run_compare([runs["med"]], [runs["base"]], tmp_path / "o", n_resamples=100)

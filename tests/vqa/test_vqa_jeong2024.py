@@ -116,3 +116,20 @@ def test_medpair_protocol_prompts_are_unchanged_by_jeong2024(use_data):
     (task,) = manager.load(["medpair_vqa_rad_gen_f00_k0"])["tasks"].values()
     assert "prompt" not in task.eval_docs[0]
     assert task.config.metadata["protocol"] == "medpair"
+
+
+def test_without_the_release_files_jeong2024_says_where_they_go(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDPAIR_DATA_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match=r"release files from \$MEDPAIR_DATA_DIR"):
+        vqa.scored_items("slake", "test")
+
+
+def test_an_evidence_file_is_refused_under_jeong2024(use_data, tmp_path):
+    from medpair_tasks.registry import task_path
+
+    evidence = tmp_path / "findings.jsonl"
+    evidence.write_text('{"item_key": "1", "evidence": "edema: present"}\n', encoding="utf-8")
+    manager = TaskManager(include_path=str(task_path() / "vqa" / "vqa_rad"), include_defaults=False,
+                          metadata={"protocol": "jeong2024", "profile": "llava-med-7b", "evidence_file": str(evidence)})
+    with pytest.raises(ValueError, match="evidence file is a medpair-protocol feature"):
+        manager.load(["medpair_vqa_rad_gen"])
