@@ -57,16 +57,18 @@ JEONG2024 = Protocol(
     grammar="medpair_tasks.jeong2024: the reference grammar (13/4/8 separators, 6 wrappers), Python random draws",
     profiles="medpair_tasks.jeong2024.PROFILES: each known model's own template and system prompt as f00; chat "
     "models through their tokenizer's chat template (medpair_tasks.jeong2024_chat); for other models, sampled "
-    "system prompts by run metadata system_prompt_seed 0-2 (medpair_tasks.jeong2024_system)",
+    "system prompts by run metadata system_prompt_seed 0-2 (medpair_tasks.jeong2024_system); VLMs: LLaVA-v0, "
+    "LLaVA-Med, Open-/Med-Flamingo (medpair_tasks.vqa.jeong2024)",
     draws="medpair_tasks.jeong2024_roles: validation numpy.random.seed(42) choice, demonstrations "
     "default_rng(seed).permutation(n)[:3]",
     populations="medpair_tasks.jeong2024_roles: PubMedQA 500 validation, PQA-A few-shot pool; MMLU nine subjects; "
     "medpair_tasks.clinical.jeong2024: EHRNoteQA level 1, n2c2 test notes of at most 3,000 Llama-2 tokens, "
-    "CASI / MIMIC-III at most 500 windows per acronym",
+    "CASI / MIMIC-III at most 500 windows per acronym; medpair_tasks.vqa.jeong2024_data: the VQA notebook's closed "
+    "questions, its splits and order",
     shots=3,  # EHRNoteQA and n2c2: zero-shot only (medpair_tasks.clinical.jeong2024.ZERO_SHOT_ONLY)
     scoring="greedy generation, 64 new tokens (gen); letter log-likelihood after the prompt (mc)",
     generation_stops="end of sequence and '###' (a study's until), then the template's own headers and "
-    "<|eot_id|> (cut by the filter)",
+    "<|eot_id|> (cut by the filter); Flamingo VLMs: 'Question:' and '<|endofchunk|>' (cut by the filter)",
     extraction="medpair_tasks.jeong2024_extract",
 )
 
