@@ -11,5 +11,7 @@ Modules: :mod:`~medpair_tasks.vqa.records` (the record, closed-question options)
 :mod:`~medpair_tasks.vqa.hooks` (lm-eval hooks), :mod:`~medpair_tasks.vqa.fewshot` and
 :mod:`~medpair_tasks.vqa.task` (few-shot images), :mod:`~medpair_tasks.vqa.evidence`,
 :mod:`~medpair_tasks.vqa.taskfiles` (the YAMLs), :mod:`~medpair_tasks.vqa.tinyvlm` (a tiny
-LLaVA-shaped model for tests and demos).
+LLaVA-shaped model for tests and demos); under the ``jeong2024`` protocol
+:mod:`~medpair_tasks.vqa.jeong2024_data` (the reference's populations) and
+:mod:`~medpair_tasks.vqa.jeong2024` (its VLM prompts, draws and stops).
 """

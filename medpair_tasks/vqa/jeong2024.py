@@ -39,6 +39,7 @@ from typing import Any
 
 import datasets
 
+from medpair_tasks.family.hooks import docs_dataset
 from medpair_tasks.formats import LETTERS
 from medpair_tasks.jeong2024 import answer_header, sampled_format, sampled_question, template_seed
 from medpair_tasks.jeong2024_roles import VAL_LIMIT, demo_indices, val_subsample
@@ -225,9 +226,8 @@ def build_splits(metadata: Mapping[str, Any], as_doc: Any) -> datasets.DatasetDi
             for item in items]
     first_images = [VQAItem(d.key, d.question, d.options, d.answer_idx, d.images[:1]) for d in demos]
     fewshot = [{**as_doc(d, dataset, "fewshot"), "prompt": "", "protocol": JEONG2024.id} for d in first_images]
-    scored = datasets.Dataset.from_list(docs)
-    return datasets.DatasetDict({"eval": scored, "fewshot": datasets.Dataset.from_list(fewshot) if fewshot
-                                 else scored.select([])})
+    scored = docs_dataset(docs)
+    return datasets.DatasetDict({"eval": scored, "fewshot": docs_dataset(fewshot) if fewshot else scored.select([])})
 
 
 __all__ = ["PROFILES", "VLMProfile", "build_splits", "fewshot_items", "render_prompt", "scored_items",

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import ast
 import math
-import pickle
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ import numpy as np
 from medpair_tasks.family.sources import read_json
 from medpair_tasks.vqa.images import table_ref
 from medpair_tasks.vqa.records import IMAGE_PLACEHOLDER, VQAItem, closed_options
-from medpair_tasks.vqa.sources import MMMU_IMAGE_COLUMNS, MMMU_SUBJECTS, VQA_RAD_JSON, local_folder
+from medpair_tasks.vqa.sources import MMMU_IMAGE_COLUMNS, MMMU_SUBJECTS, VQA_RAD_JSON, _PlainUnpickler, local_folder
 
 SEED = 42
 VQA_RAD_VAL_SHARE = 0.2
@@ -218,8 +217,6 @@ def _pathvqa_closed(answer: str) -> bool:
 
 
 def _pathvqa(folder: Path) -> Population:
-    from medpair_tasks.vqa.sources import _PlainUnpickler
-
     roles = {}
     for role, ours, theirs in (("val", "dev", "val"), ("test", "test", "test"), ("pool", "train", "train")):
         with (folder / "qas" / theirs / f"{theirs}_qa.pkl").open("rb") as stream:
