@@ -178,6 +178,16 @@ def render_prompt(profile: VLMProfile, format_id: str, demos: Sequence[VQAItem],
     return _flamingo_prompt(profile, format_id, demos, item)
 
 
+def reference_images(doc: Mapping[str, Any], images: Sequence[Any]) -> list[Any]:
+    """The images a request carries under ``jeong2024``: the reference passes each demonstration's first
+    image, then the item's; a LLaVA model uses one per image placeholder of the prompt, in order, and
+    ignores the rest (``old_llava.py``), so a LLaVA request keeps as many as the prompt has placeholders
+    (MMMU mentions images in its text, not always each of them). A Flamingo request keeps them all."""
+    if PROFILES[str(doc["profile"])].family == "llava":
+        return list(images[: str(doc["prompt"]).count(IMAGE_PLACEHOLDER)])
+    return list(images)
+
+
 def stop_strings(profile: VLMProfile) -> tuple[str, ...]:
     """Where the reference stops a generation, besides the end-of-sequence token."""
     return (LLAVA_STOP,) if profile.family == "llava" else FLAMINGO_STOPS
@@ -230,5 +240,5 @@ def build_splits(metadata: Mapping[str, Any], as_doc: Any) -> datasets.DatasetDi
     return datasets.DatasetDict({"eval": scored, "fewshot": docs_dataset(fewshot) if fewshot else scored.select([])})
 
 
-__all__ = ["PROFILES", "VLMProfile", "build_splits", "fewshot_items", "render_prompt", "scored_items",
-           "stop_strings", "vlm_profile"]
+__all__ = ["PROFILES", "VLMProfile", "build_splits", "fewshot_items", "reference_images", "render_prompt",
+           "scored_items", "stop_strings", "vlm_profile"]

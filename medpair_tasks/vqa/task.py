@@ -24,6 +24,7 @@ from medpair_tasks.protocols import JEONG2024, protocol_of
 from medpair_tasks.vqa.evidence import Evidence, evidence_from_metadata, evidence_metadata
 from medpair_tasks.vqa.fewshot import check_placeholders, request_images
 from medpair_tasks.vqa.hooks import doc_images
+from medpair_tasks.vqa.jeong2024 import reference_images
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,10 @@ class VQATask(SourceDisjointTask):
         return super().doc_to_text({**doc, "evidence": self.findings(doc)}, doc_to_text)
 
     def doc_to_image(self, doc: Any, doc_to_image: Any = None) -> list[Any]:
-        """The request's images: each demonstration's, then the scored item's."""
-        return request_images(self, doc, doc_images)
+        """The request's images: each demonstration's, then the scored item's (under ``jeong2024``, those the
+        reference's model uses: :func:`medpair_tasks.vqa.jeong2024.reference_images`)."""
+        images = request_images(self, doc, doc_images)
+        return reference_images(doc, images) if doc.get("protocol") == JEONG2024.id and doc.get("profile") else images
 
     def construct_requests(self, doc: dict, ctx: str | list[str], **kwargs: Any) -> Any:
         """lm-eval's requests, checked: one ``<image>`` placeholder per image, in a plain-text prompt."""

@@ -133,3 +133,12 @@ def test_an_evidence_file_is_refused_under_jeong2024(use_data, tmp_path):
                           metadata={"protocol": "jeong2024", "profile": "llava-med-7b", "evidence_file": str(evidence)})
     with pytest.raises(ValueError, match="evidence file is a medpair-protocol feature"):
         manager.load(["medpair_vqa_rad_gen"])
+
+
+def test_a_llava_request_keeps_the_images_its_placeholders_take():
+    """MMMU: the reference's LLaVA prompt has one image per ``<image k>`` mention, its model uses that many."""
+    images = ["demo 1", "demo 2", "item a", "item b"]
+    llava = {"profile": "llava-med-7b", "prompt": "q1\n<image> q2\n<image> q3\n<image>"}
+    flamingo = {"profile": "med-flamingo-9b", "prompt": "<image>q1 <image>q2 <image><image>q3"}
+    assert vqa.reference_images(llava, images) == ["demo 1", "demo 2", "item a"]
+    assert vqa.reference_images(flamingo, images) == images
