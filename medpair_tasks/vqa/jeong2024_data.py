@@ -145,7 +145,8 @@ def _vqa_rad_rows(folder: Path) -> dict[str, list[dict[str, Any]]]:
 
     test = unique(r for r in closed if r["phrase_type"] in ("test_freeform", "test_para"))
     in_test = {triple(r) for r in test}
-    train = [r for r in unique(r for r in closed if r["phrase_type"] in ("freeform", "para")) if triple(r) not in in_test]
+    train = unique(r for r in closed if r["phrase_type"] in ("freeform", "para"))
+    train = [r for r in train if triple(r) not in in_test]
     return {"train": train, "test": test}
 
 

@@ -55,7 +55,8 @@ def test_populations_prompts_and_demonstrations_equal_the_reference(dataset, use
         assert [d.key for d in demos] == cell["demo_keys"], where
         profile = vqa.PROFILES[cell["profile"]]
         assert profile.system == cell["system_prompt"]
-        prompts = [as_reference(vqa.render_prompt(profile, cell["format"], demos, item), profile.name) for item in items]
+        prompts = [as_reference(vqa.render_prompt(profile, cell["format"], demos, item), profile.name)
+                   for item in items]
         assert prompts[: len(cell["prompts"])] == cell["prompts"], where
         assert prompts_digest(prompts) == cell["digest"], where
 
