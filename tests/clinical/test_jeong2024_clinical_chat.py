@@ -5,9 +5,9 @@ were made by running the reference's clinical preprocessing and dataset classes 
 the made-up fixtures: chat models rendered through offline stand-ins of their tokenizers
 (tests/chat_tokenizers.py), and a model the reference does not know under its three sampled system
 prompts (see tests/fixtures/reference/NOTE.md). Every stored cell's first prompt, item and
-demonstration keys, system prompt and stop strings are compared; the whole cell (every prompt,
-through the documents the task builds) for one cell per dataset, role and profile, spread over the
-formats and few-shot seeds, because a chat prompt costs a chat-template rendering.
+demonstration keys, system prompt and stop strings are compared; every prompt of one cell per
+dataset and profile (roles, formats and few-shot seeds rotating), because a chat prompt costs a
+chat-template rendering; and the documents the task builds for one cell per dataset.
 """
 
 from __future__ import annotations
@@ -59,13 +59,13 @@ def _metadata(cell: dict, stand_ins: dict[str, Path], note_tokenizer: str) -> di
 
 
 def whole_cells(name: str) -> Iterator[dict]:
-    """One cell per (dataset, role, profile, system-prompt seed), the k-th such group's cell at position
-    13·k of its cells (formats within few-shot seeds): formats and seeds rotate from group to group."""
+    """One cell per (dataset, profile, system-prompt seed), the k-th such group's cell at position 13·k of
+    its cells (roles, then few-shot seeds, then formats): roles, formats and seeds rotate from group to group."""
     number = 0
     for dataset in clinical.DATASETS:
         groups: dict[tuple, list[dict]] = {}
         for cell in stored(name)[dataset]:
-            groups.setdefault((cell["role"], cell["profile"], cell.get("system_prompt_seed")), []).append(cell)
+            groups.setdefault((cell["profile"], cell["system_prompt_seed"]), []).append(cell)
         for group in groups.values():
             yield group[(13 * number) % len(group)]
             number += 1
@@ -85,49 +85,81 @@ def test_the_reference_runs_cover_every_clinical_dataset_role_format_and_seed(na
         assert sorted(found, key=str) == sorted(expected, key=str), dataset
     whole = list(whole_cells(name))
     assert {c["format"] for c in whole} == FORMATS and {c["profile"] for c in whole} == profiles
+    assert {c["role"] for c in whole} == {"val", "test"}
     assert {c["fewshot_seed"] is None for c in whole} == {True, False}
 
 
-@pytest.mark.parametrize("name", [CHAT, SYSTEM])
-@pytest.mark.parametrize("dataset", clinical.DATASETS)
-def test_first_prompts_keys_demonstrations_system_prompts_and_stops_equal_the_reference(
-        name, dataset, clinical_data, count_tokenizer, stand_ins):
-    renderers = {}
-    for cell in stored(name)[dataset]:
-        where = (cell["role"], cell["profile"], cell["system_prompt_seed"], cell["format"], cell["fewshot_seed"])
-        items = clinical.scored_items(dataset, cell["role"], tokenizer=count_tokenizer)
+class CellRenderer:
+    """Renders a stored cell with the functions a task's ``build_splits`` uses (one renderer per profile
+    and format), checking its items, demonstrations and system prompt on the way."""
+
+    def __init__(self, stand_ins: dict[str, Path], note_tokenizer: str) -> None:
+        self.stand_ins, self.note_tokenizer = stand_ins, note_tokenizer
+        self.renderers: dict[tuple[str, str], jeong2024_docs.Renderer] = {}
+
+    def prompts(self, cell: dict, limit: int | None = None) -> list[str]:
+        """The cell's prompts (the first ``limit``, or all)."""
+        dataset, where = cell["dataset"], _where(cell)
+        items = clinical.scored_items(dataset, cell["role"], tokenizer=self.note_tokenizer)
         assert [item.key for item in items] == cell["keys"], where
         seed = cell["fewshot_seed"]
         demos = [] if seed is None else clinical.fewshot_items(dataset, seed, 3)
         assert [d.key for d in demos] == cell["demo_keys"], where
         system = clinical.system_prompt(dataset, cell["system_prompt_seed"])
         assert system == cell["system_prompt"], where
-        profile = PROFILES[cell["profile"]]
-        key = (profile.name, cell["format"])
-        if key not in renderers:
-            renderers[key] = jeong2024_docs.renderer(_metadata(cell, stand_ins, count_tokenizer), profile,
-                                                     cell["format"], clinical.verbatim)
-        head = [renderers[key](system, demos, item) for item in items[: len(cell["prompts_head"])]]
-        assert head == cell["prompts_head"], where
-        stops = set(jeong2024_docs.generation_stops(profile, cell["format"]))
-        if cell["stop_words"] is None:  # a text template: "###" and its headers
-            assert stops == {"###", *cell["stop_headers"]}, where
-        else:  # a chat model's stops and its end-of-sequence token (which lm-eval adds itself)
-            assert stops | {STAND_INS[profile.name].eos} == set(cell["stop_words"]), where
+        key = (cell["profile"], cell["format"])
+        if key not in self.renderers:
+            self.renderers[key] = jeong2024_docs.renderer(_metadata(cell, self.stand_ins, self.note_tokenizer),
+                                                          PROFILES[cell["profile"]], cell["format"], clinical.verbatim)
+        return [self.renderers[key](system, demos, item) for item in items[:limit]]
+
+
+def _where(cell: dict) -> tuple:
+    return (cell["dataset"], cell["role"], cell["profile"], cell["system_prompt_seed"], cell["format"],
+            cell["fewshot_seed"])
+
+
+@pytest.fixture(scope="module")
+def cell_renderer(stand_ins: dict[str, Path], count_tokenizer: str) -> CellRenderer:
+    """One :class:`CellRenderer` for the module (its renderers are reused from test to test)."""
+    return CellRenderer(stand_ins, count_tokenizer)
 
 
 @pytest.mark.parametrize("name", [CHAT, SYSTEM])
-def test_every_prompt_of_a_cell_per_dataset_role_and_profile_equals_the_reference(
-        name, clinical_data, count_tokenizer, stand_ins):
+@pytest.mark.parametrize("dataset", clinical.DATASETS)
+def test_first_prompts_keys_demonstrations_system_prompts_and_stops_equal_the_reference(
+        name, dataset, clinical_data, cell_renderer):
+    for cell in stored(name)[dataset]:
+        assert cell_renderer.prompts(cell, len(cell["prompts_head"])) == cell["prompts_head"], _where(cell)
+        profile = PROFILES[cell["profile"]]
+        stops = set(jeong2024_docs.generation_stops(profile, cell["format"]))
+        if cell["stop_words"] is None:  # a text template: "###" and its headers
+            assert stops == {"###", *cell["stop_headers"]}, _where(cell)
+        else:  # a chat model's stops and its end-of-sequence token (which lm-eval adds itself)
+            assert stops | {STAND_INS[profile.name].eos} == set(cell["stop_words"]), _where(cell)
+
+
+@pytest.mark.parametrize("name", [CHAT, SYSTEM])
+def test_every_prompt_of_a_cell_per_dataset_and_profile_equals_the_reference(name, clinical_data, cell_renderer):
     for cell in whole_cells(name):
-        where = (cell["dataset"], cell["role"], cell["profile"], cell["system_prompt_seed"], cell["format"],
-                 cell["fewshot_seed"])
+        assert prompts_digest(cell_renderer.prompts(cell)) == cell["digest"], _where(cell)
+
+
+@pytest.mark.parametrize("name", [CHAT, SYSTEM])
+def test_the_documents_a_task_builds_carry_the_reference_prompts(name, clinical_data, count_tokenizer, stand_ins):
+    """``build_splits`` (what the task's ``custom_dataset`` returns) for one cell per dataset."""
+    first = {}
+    for cell in whole_cells(name):
+        first.setdefault(cell["dataset"], cell)
+    for cell in first.values():
         docs = clinical.build_splits(_metadata(cell, stand_ins, count_tokenizer))["eval"]
-        assert docs["item_key"] == cell["keys"], where
-        assert prompts_digest(docs["prompt"]) == cell["digest"], where
-        assert {tuple(d) for d in docs["demo_keys"]} == {tuple(cell["demo_keys"])}, where
-        assert set(docs["profile"]) == {cell["profile"]}, where
-        assert set(docs["system_prompt_seed"]) == {cell["system_prompt_seed"]}, where
+        assert docs["item_key"] == cell["keys"], _where(cell)
+        assert prompts_digest(docs["prompt"]) == cell["digest"], _where(cell)
+        assert {tuple(d) for d in docs["demo_keys"]} == {tuple(cell["demo_keys"])}, _where(cell)
+        assert set(docs["profile"]) == {cell["profile"]}, _where(cell)
+        assert set(docs["system_prompt_seed"]) == {cell["system_prompt_seed"]}, _where(cell)
+        stops = set(jeong2024_docs.generation_stops(PROFILES[cell["profile"]], cell["format"]))
+        assert {tuple(sorted(d)) for d in docs["stop_strings"]} == {tuple(sorted(stops))}, _where(cell)
 
 
 def _task(name: str, folder: str, metadata: dict):
