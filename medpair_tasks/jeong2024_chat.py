@@ -35,6 +35,7 @@ from typing import Any, Protocol as TypingProtocol
 from medpair_tasks.formats import LETTERS
 from medpair_tasks.jeong2024 import (
     Profile,
+    QuestionText,
     sampled_question,
     answer_header,
     question_text,
@@ -141,33 +142,36 @@ def _gold(item: Item, wrapper: str) -> str:
     return f"{wrapper.format(LETTERS[item.answer_idx])} {item.options[item.answer_idx]}"
 
 
-def turn_texts(profile: Profile, format_id: str, item: Item, answered: bool) -> tuple[str, str]:
+def turn_texts(profile: Profile, format_id: str, item: Item, answered: bool,
+               question: QuestionText = question_text) -> tuple[str, str]:
     """(user turn, assistant turn) of ``item`` in ``format_id``; the assistant turn holds the
-    answer when ``answered`` (a demonstration), else only the answer header."""
+    answer when ``answered`` (a demonstration), else only the answer header. ``question`` gives
+    the item's question text (the clinical datasets pass theirs verbatim)."""
     seed = template_seed(format_id)
     if seed is not None:
         fmt = sampled_format(seed)
-        return sampled_question(fmt, item), answer_header(fmt) + (_gold(item, fmt.wrapper) if answered else "")
+        answer = answer_header(fmt) + (_gold(item, fmt.wrapper) if answered else "")
+        return sampled_question(fmt, item, question), answer
     wrapper = "({})"
     if profile.template == "generic":
-        user = f"### Question: {question_text(item)}\n{_options_block(item, wrapper)}"
+        user = f"### Question: {question(item)}\n{_options_block(item, wrapper)}"
         return user, "### Answer: " + (_gold(item, wrapper) if answered else "")
     if profile.template != "chat":
         raise ValueError(f"jeong2024: profile {profile.name!r} has no chat layout")
-    return f"Question: {question_text(item)}\n{_options_block(item, wrapper)}", _gold(item, wrapper) if answered else ""
+    return f"Question: {question(item)}\n{_options_block(item, wrapper)}", _gold(item, wrapper) if answered else ""
 
 
 def conversation(profile: Profile, format_id: str, system: str, demos: Sequence[Item], item: Item,
-                 system_turn: bool) -> list[dict[str, str]]:
+                 system_turn: bool, question: QuestionText = question_text) -> list[dict[str, str]]:
     """The reference's conversation for ``item``: system turn (if allowed), demonstrations as
     turns, the item and its open assistant turn."""
     turns: list[dict[str, str]] = [{"role": "system", "content": system}] if system_turn else []
     for number, demo in enumerate(demos):
-        user, assistant = turn_texts(profile, format_id, demo, answered=True)
+        user, assistant = turn_texts(profile, format_id, demo, answered=True, question=question)
         if number == 0 and not system_turn:
-            user = f"{system}\n{question_text(demo)}"
+            user = f"{system}\n{question(demo)}"
         turns += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
-    user, assistant = turn_texts(profile, format_id, item, answered=False)
+    user, assistant = turn_texts(profile, format_id, item, answered=False, question=question)
     return turns + [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
 
 
@@ -178,10 +182,18 @@ def _cut_before_last(text: str, marker: str | None) -> str:
 
 
 def render_chat_prompt(tokenizer: ChatTokenizer, profile: Profile, format_id: str, system: str,
-                       demos: Sequence[Item], item: Item) -> str:
+                       demos: Sequence[Item], item: Item, question: QuestionText = question_text,
+                       system_turn: bool | None = None) -> str:
     """The reference's prompt text for a chat model: its conversation through the tokenizer's chat
-    template, cut before the closing end-of-sequence (or ``<|eot_id|>``) of the open assistant turn."""
-    turns = conversation(profile, format_id, system, demos, item, allows_system_turn(tokenizer))
+    template, cut before the closing end-of-sequence (or ``<|eot_id|>``) of the open assistant turn.
+
+    ``question`` gives an item's question text (see :func:`medpair_tasks.jeong2024.render_prompt`);
+    ``system_turn`` is :func:`allows_system_turn` of ``tokenizer``, asked here when not given (a
+    caller rendering many items asks once).
+    """
+    if system_turn is None:
+        system_turn = allows_system_turn(tokenizer)
+    turns = conversation(profile, format_id, system, demos, item, system_turn, question)
     text = tokenizer.apply_chat_template(turns, tokenize=False)
     return _cut_before_last(_cut_before_last(text, tokenizer.eos_token), LLAMA3_TURN_END)
 

@@ -16,7 +16,8 @@ from typing import Any
 import datasets
 
 from medpair_tasks import jeong2024_chat
-from medpair_tasks.jeong2024 import Profile, profile_for, render_prompt, stop_strings, system_prompt
+from medpair_tasks.jeong2024 import (Profile, QuestionText, profile_for, question_text, render_prompt, stop_strings,
+                                     system_prompt)
 from medpair_tasks.jeong2024_system import sampled_system_prompt, system_prompt_seed
 from medpair_tasks.jeong2024_roles import VAL_LIMIT, fewshot_items, scored_items
 from medpair_tasks.protocols import JEONG2024
@@ -40,18 +41,29 @@ def _doc(item: Item, dataset: str, role: str, prompt: str, extra: dict[str, Any]
 Renderer = Callable[[str, Sequence[Item], Item], str]
 
 
-def _renderer(metadata: Mapping[str, Any], profile: Profile, format_id: str) -> Renderer:
+def renderer(metadata: Mapping[str, Any], profile: Profile, format_id: str,
+             question: QuestionText = question_text) -> Renderer:
     """How a document's prompt is made: the profile's text template, or (chat models) the
-    reference's conversation through the model's tokenizer (:mod:`medpair_tasks.jeong2024_chat`)."""
+    reference's conversation through the model's tokenizer (:mod:`medpair_tasks.jeong2024_chat`).
+    ``question`` gives an item's question text (the clinical datasets pass theirs verbatim)."""
     if not profile.chat:
-        return lambda system, demos, item: render_prompt(profile, format_id, system, demos, item)
+        return lambda system, demos, item: render_prompt(profile, format_id, system, demos, item, question)
     path = jeong2024_chat.tokenizer_path(metadata, model_name(metadata))
     if path is None:
         raise ValueError(f"jeong2024: the chat model profile {profile.name!r} needs the model's tokenizer "
                          "(model_args pretrained= or tokenizer=)")
     tokenizer = jeong2024_chat.load_tokenizer(profile, path)
+    system_turn = jeong2024_chat.allows_system_turn(tokenizer)
     return lambda system, demos, item: jeong2024_chat.render_chat_prompt(tokenizer, profile, format_id, system,
-                                                                         demos, item)
+                                                                         demos, item, question, system_turn)
+
+
+def generation_stops(profile: Profile, format_id: str) -> tuple[str, ...]:
+    """Where the reference stops a generation for ``profile`` in ``format_id`` (besides the
+    end-of-sequence token): a chat profile's stops or the text template's."""
+    if profile.chat:
+        return jeong2024_chat.chat_stop_strings(profile, format_id)
+    return stop_strings(profile, format_id)
 
 
 def _system(metadata: Mapping[str, Any], profile: Profile, dataset: str, n_options: int) -> str:
@@ -70,7 +82,7 @@ def build_splits(metadata: Mapping[str, Any]) -> datasets.DatasetDict:
     items = scored_items(dataset, role, int(metadata.get("val_limit", VAL_LIMIT)))
     if not items:
         raise ValueError(f"{dataset}: the {role} role has no items (is the data complete?)")
-    stops = jeong2024_chat.chat_stop_strings(profile, format_id) if profile.chat else stop_strings(profile, format_id)
+    stops = generation_stops(profile, format_id)
     extra = {
         "protocol": JEONG2024.id,
         "profile": profile.name,
@@ -79,7 +91,7 @@ def build_splits(metadata: Mapping[str, Any]) -> datasets.DatasetDict:
         "demo_keys": [d.key for d in demos],
     }
     system = _system(metadata, profile, dataset, len(items[0].options))
-    render = _renderer(metadata, profile, format_id)
+    render = renderer(metadata, profile, format_id)
     docs = [_doc(item, dataset, role, render(system, demos, item), extra) for item in items]
     fewshot = [_doc(demo, dataset, "fewshot", "", {"protocol": JEONG2024.id}) for demo in demos]
     scored = datasets.Dataset.from_list(docs)

@@ -39,9 +39,14 @@ SYSTEM_PROMPT_POOL = (
 )
 
 
+def sampled_system_template(seed: int) -> str:
+    """The pool entry the reference draws for system-prompt seed ``seed``, its ``{}`` not yet filled."""
+    return random.Random(seed).choice(SYSTEM_PROMPT_POOL)
+
+
 def sampled_system_prompt(seed: int, n_options: int) -> str:
     """The reference's system-prompt seed ``seed`` for a question with ``n_options`` options."""
-    return random.Random(seed).choice(SYSTEM_PROMPT_POOL).format(LETTERS[n_options - 1])
+    return sampled_system_template(seed).format(LETTERS[n_options - 1])
 
 
 def system_prompt_seed(metadata: Mapping[str, Any], profile: Profile) -> int | None:

@@ -19,9 +19,14 @@ MIMIC-III  ``random_state=42``), split 60/20/20 like EHRNoteQA; CASI keeps only 
 ========== ==========================================================================================
 
 Every dataset has the reference's task-specific system prompt (:data:`SYSTEM_PROMPTS`, for
-every model) and its question text; the prompt around it is the model's profile or sampled
-format of :mod:`medpair_tasks.jeong2024`. The reference never truncates a note: notes are
-filtered (n2c2) or short (10-token windows), and truncation stays a ``medpair``-protocol feature.
+every model, chat models included) and its question text; the prompt around it is the model's
+profile or sampled format of :mod:`medpair_tasks.jeong2024`. A chat model's prompt is the
+reference's conversation rendered with the model's tokenizer (:mod:`medpair_tasks.jeong2024_chat`,
+the question text verbatim), with the chat profile's stop strings. For a model the reference does
+not know, ``system_prompt_seed`` 0–2 replaces the task's system prompt with the reference's draw
+from its knowledge-question pool (:func:`system_prompt`). The reference never truncates a note:
+notes are filtered (n2c2) or short (10-token windows), and truncation stays a ``medpair``-protocol
+feature (asking for it under ``jeong2024`` is an error, for every model).
 """
 
 from __future__ import annotations
@@ -43,8 +48,9 @@ from medpair_tasks.clinical import readers
 from medpair_tasks.clinical.sources import CLINICAL_SOURCES, clinical_folder
 from medpair_tasks.clinical.truncate import _hf_tokenizer
 from medpair_tasks.formats import LETTERS
-from medpair_tasks.jeong2024 import profile_for, render_prompt, stop_strings
+from medpair_tasks.jeong2024 import profile_for
 from medpair_tasks.jeong2024_roles import VAL_LIMIT, demo_indices, medmcqa_split, val_subsample
+from medpair_tasks.jeong2024_system import sampled_system_prompt, sampled_system_template, system_prompt_seed
 from medpair_tasks.protocols import JEONG2024
 from medpair_tasks.family.sources import DataUnavailable, first_existing, read_json, read_jsonl
 from medpair_tasks.knowledge.records import Item
@@ -78,6 +84,9 @@ _ACRONYM_SYSTEM = ("Provide the correct expansion for the specified clinical acr
                    "Answer the question by choosing one of the provided options.")
 _N2C2_SYSTEM = ("Answer whether the patient described in the discharge summary has the mentioned comorbidity for "
                 "obesity. Choose one of the options from A to C.")
+# The option counts the reference's src/dataset.py gives a sampled system prompt ("… from A to D."): 4 for n2c2,
+# whose questions have 3 options (its task-specific prompt, from src/llm/utils.py, says "A to C").
+SAMPLED_SYSTEM_OPTIONS = {"mednli": 3, "ehrnoteqa": 5, **{name: 4 for name in N2C2}}
 SYSTEM_PROMPTS: dict[str, str] = {
     "mednli": ("The following is a natural language inference task based on a patient's past medical history. "
                "Answer the question by choosing one of the options from A to C."),
@@ -351,6 +360,18 @@ def fewshot_items(dataset: str, seed: int, shots: int) -> list[Item]:
     return [pool[i] for i in demo_indices(len(pool), seed, shots)]
 
 
+def system_prompt(dataset: str, seed: int | None) -> str:
+    """The reference's system prompt of a clinical dataset: its task-specific one (:data:`SYSTEM_PROMPTS`,
+    for every model), or for system-prompt seed ``seed`` (models it does not know) the draw from the
+    knowledge pool, whose ``{}`` the reference fills with the last letter of its option count
+    (:data:`SAMPLED_SYSTEM_OPTIONS`) except for the acronym datasets, where it stays ``{}``."""
+    if seed is None:
+        return SYSTEM_PROMPTS[dataset]
+    if dataset in ACRONYM_FILES:
+        return sampled_system_template(seed)
+    return sampled_system_prompt(seed, SAMPLED_SYSTEM_OPTIONS[dataset])
+
+
 def verbatim(item: Item) -> str:
     """A clinical item's question exactly as the reference builds it (leading and trailing newlines kept)."""
     return item.question
@@ -370,10 +391,13 @@ def build_splits(metadata: Mapping[str, Any]) -> datasets.DatasetDict:
     if not items:
         raise ValueError(f"{dataset}: the {role} role has no items (is the data complete?)")
     clusters = population(dataset).clusters
-    extra = {"protocol": JEONG2024.id, "profile": profile.name,
-             "stop_strings": list(stop_strings(profile, format_id)), "demo_keys": [d.key for d in demos]}
-    system = SYSTEM_PROMPTS[dataset]
-    docs = [{**item.as_doc(dataset, role), "prompt": render_prompt(profile, format_id, system, demos, item, verbatim),
+    seed = system_prompt_seed(metadata, profile)
+    extra = {"protocol": JEONG2024.id, "profile": profile.name, "system_prompt_seed": seed,
+             "stop_strings": list(jeong2024_docs.generation_stops(profile, format_id)),
+             "demo_keys": [d.key for d in demos]}
+    system = system_prompt(dataset, seed)
+    render = jeong2024_docs.renderer(metadata, profile, format_id, verbatim)
+    docs = [{**item.as_doc(dataset, role), "prompt": render(system, demos, item),
              **extra, **({"cluster": clusters[item.key]} if item.key in clusters else {})} for item in items]
     fewshot = [{**demo.as_doc(dataset, "fewshot"), "prompt": "", "protocol": JEONG2024.id} for demo in demos]
     scored = datasets.Dataset.from_list(docs)
@@ -382,4 +406,4 @@ def build_splits(metadata: Mapping[str, Any]) -> datasets.DatasetDict:
 
 
 __all__ = ["DATASETS", "SYSTEM_PROMPTS", "ZERO_SHOT_ONLY", "build_splits", "fewshot_items", "population",
-           "scored_items"]
+           "scored_items", "system_prompt"]
