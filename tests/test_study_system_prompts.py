@@ -19,7 +19,6 @@ from medpair_tasks.study.cli import plan_main
 from medpair_tasks.study.execute import EvalOptions
 from medpair_tasks.study.plan import Cell, StudyConfig, make_plan
 from medpair_tasks.study.run import Study
-from medpair_tasks.study.space import model_spaces, search_space
 from medpair_tasks.study.spec import ModelSpec
 
 UNKNOWN, FIXED_SYSTEM, FIXED_TEMPLATE = "/models/my-own-7b", "/models/meditron-7b", "/models/BioMistral-7B"
@@ -41,6 +40,8 @@ def reference_candidates(model: str, shots: int) -> list[tuple[int | None, str, 
 
 @pytest.mark.parametrize("model, counts", [(UNKNOWN, (44, 440)), (FIXED_SYSTEM, (11, 110)), (FIXED_TEMPLATE, (1, 10))])
 def test_the_candidates_of_a_cell_are_the_references(model, counts):
+    from medpair_tasks.study.space import search_space
+
     space = search_space("jeong2024", ModelSpec.parse(model))
     for shots, count in zip((0, 3), counts):
         got = [(c.system_prompt_seed, c.format_id, c.seed) for c in Cell("medqa", "gen", shots).candidates(space)]
@@ -54,6 +55,8 @@ def _jeong_models() -> dict[str, ModelSpec]:
 
 
 def test_plan_shards_run_one_system_prompt_each(use_data):
+    from medpair_tasks.study.space import model_spaces
+
     config = StudyConfig(("medqa",), shots=(0, 3), modes=("gen",), val_limit=4, protocol="jeong2024")
     plan = make_plan(config, model_spaces(config.protocol, _jeong_models()))
     for side, model in (("medical", UNKNOWN), ("base", FIXED_TEMPLATE)):
@@ -97,6 +100,8 @@ def test_halving_searches_each_models_reference_candidates(use_data, tmp_path, m
 
 
 def test_a_halving_round_runs_each_system_prompt_in_its_own_shard(use_data):
+    from medpair_tasks.study.space import model_spaces
+
     config = StudyConfig(("medqa",), shots=(0,), modes=("gen",), val_limit=4, protocol="jeong2024", search="halving")
     plan = make_plan(config, model_spaces(config.protocol, _jeong_models()))
     cell = plan.cells[0]
