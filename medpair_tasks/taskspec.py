@@ -29,13 +29,18 @@ _CANDIDATE = re.compile(
 
 @dataclass(frozen=True)
 class Candidate:
-    """One prompt candidate of one dataset and scoring mode."""
+    """One prompt candidate of one dataset and scoring mode.
+
+    ``system_prompt_seed`` (``jeong2024`` only) is the reference's sampled system prompt K, which
+    a run sets through its metadata: it is not part of the task name. None: the model's own.
+    """
 
     dataset: str
     mode: str
     format_id: str
     shots: int
     seed: int | None
+    system_prompt_seed: int | None = None
 
     @property
     def task_name(self) -> str:
@@ -50,8 +55,10 @@ class Candidate:
 
     @property
     def prompt_id(self) -> str:
-        """Short label of the prompt: ``f03`` or ``f03/s7``."""
-        return self.format_id if self.seed is None else f"{self.format_id}/s{self.seed}"
+        """The candidate's id in medpair's logs and reports: ``f03``, ``f03/s7`` or ``f03/s7/sys1``."""
+        from medpair_stats.identity import candidate_id
+
+        return candidate_id(self.format_id, self.seed, self.system_prompt_seed)
 
 
 def parse_candidate(task_name: str) -> Candidate | None:

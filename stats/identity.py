@@ -7,7 +7,12 @@ The contract (fixed by the task side) names a candidate task
 the task's ``metadata`` in the results file; the name is the fallback.
 
 A *candidate* is one (format, few-shot seed) pair; its id is ``"f03"`` without
-a seed and ``"f03/s7"`` with one.  Candidates are ordered for tie-breaking:
+a seed and ``"f03/s7"`` with one.  Under the ``jeong2024`` protocol a run's
+metadata may also name a sampled system prompt (``system_prompt_seed`` K, the
+reference's system-prompt seed); its candidates' ids end in ``"/sysK"``
+(``"f03/s7/sys1"``), and the task name, which does not carry it, is the same.
+Candidates are ordered for tie-breaking as the reference enumerates them: the
+model's own system prompt first, then system-prompt seeds 0, 1, 2; within one,
 the default format ``f00`` first, then by format number, then by seed.
 """
 
@@ -22,6 +27,7 @@ __all__ = [
     "TaskIdentity",
     "candidate_id",
     "candidate_sort_key",
+    "parse_candidate_id",
     "identity_from_metadata",
     "parse_task_name",
     "setting_name",
@@ -36,7 +42,7 @@ _CANDIDATE_RE = re.compile(
     r"_k(?P<shots>\d+)(?:_s(?P<seed>\d+))?$"
 )
 _BARE_RE = re.compile(r"^medpair_(?P<dataset>[a-z0-9_]+?)(?P<gen>_gen)?$")
-_CANDIDATE_ID_RE = re.compile(r"^f(?P<fmt>\d+)(?:/s(?P<seed>\d+))?$")
+_CANDIDATE_ID_RE = re.compile(r"^f(?P<fmt>\d+)(?:/s(?P<seed>\d+))?(?:/sys(?P<system>\d+))?$")
 
 
 @dataclass(frozen=True)
@@ -55,30 +61,47 @@ class TaskIdentity:
     role: str | None
     regime: str = "prompted"
     """``"prompted"`` (zero-/few-shot), or the run's ``regime`` metadata (e.g. ``"finetuned"``)."""
+    system_prompt_seed: int | None = None
+    """The run's sampled system prompt (``jeong2024`` metadata ``system_prompt_seed``); None: the model's own."""
 
     @property
     def candidate(self) -> str:
-        """Candidate id, e.g. ``"f03"`` or ``"f03/s7"``."""
-        return candidate_id(self.format, self.seed)
+        """Candidate id, e.g. ``"f03"``, ``"f03/s7"`` or ``"f03/s7/sys1"``."""
+        return candidate_id(self.format, self.seed, self.system_prompt_seed)
 
 
-def candidate_id(fmt: str, seed: int | None) -> str:
-    """Return the candidate id of a (format, seed) pair: ``f03`` or ``f03/s7``."""
-    return fmt if seed is None else f"{fmt}/s{int(seed)}"
+def candidate_id(fmt: str, seed: int | None, system_prompt_seed: int | None = None) -> str:
+    """Return the candidate id of a (format, few-shot seed[, system-prompt seed]): ``f03``, ``f03/s7``, ``f03/s7/sys1``."""
+    name = fmt if seed is None else f"{fmt}/s{int(seed)}"
+    return name if system_prompt_seed is None else f"{name}/sys{int(system_prompt_seed)}"
 
 
-def candidate_sort_key(cand: str) -> tuple[int, int, int]:
-    """Tie-break order of candidate ids: ``f00`` first, then format, then seed.
+def parse_candidate_id(cand: str) -> tuple[str, int | None, int | None]:
+    """(format, few-shot seed, system-prompt seed) of a candidate id; inverse of :func:`candidate_id`.
 
-    Ids that do not follow the ``fNN[/sK]`` grammar sort last (by the caller's
+    Raises ValueError for an id outside the ``fNN[/sK][/sysJ]`` grammar.
+    """
+    m = _CANDIDATE_ID_RE.match(cand)
+    if m is None:
+        raise ValueError(f"not a candidate id: {cand!r}")
+    seed, system = m.group("seed"), m.group("system")
+    return f"f{m.group('fmt')}", None if seed is None else int(seed), None if system is None else int(system)
+
+
+def candidate_sort_key(cand: str) -> tuple[int, int, int, int]:
+    """Tie-break order of candidate ids: the model's own system prompt, then system-prompt
+    seeds in order; within each, ``f00`` first, then format, then few-shot seed.
+
+    Ids that do not follow the ``fNN[/sK][/sysJ]`` grammar sort last (by the caller's
     secondary key, usually the id itself).
     """
     m = _CANDIDATE_ID_RE.match(cand)
     if m is None:
-        return (2, 0, 0)
-    fmt = int(m.group("fmt"))
+        return (1, 0, 0, 0)
+    fmt = int(m.group("fmt"))  # f00, the default format, is the smallest
     seed = -1 if m.group("seed") is None else int(m.group("seed"))
-    return (0 if fmt == 0 else 1, fmt, seed)
+    system = -1 if m.group("system") is None else int(m.group("system"))
+    return (0, system, fmt, seed)
 
 
 def setting_name(shots: int, regime: str = "prompted") -> str:
@@ -98,7 +121,9 @@ def task_name_for(dataset: str, mode: str, cand: str, shots: int) -> str:
     fmt = f"f{m.group('fmt')}"
     seed = m.group("seed")
     suffix = "" if seed is None else f"_s{seed}"
-    return f"medpair_{dataset}_{mode}_{fmt}_k{int(shots)}{suffix}"
+    name = f"medpair_{dataset}_{mode}_{fmt}_k{int(shots)}{suffix}"
+    system = m.group("system")  # run metadata, not part of the name
+    return name if system is None else f"{name} (metadata system_prompt_seed {system})"
 
 
 def parse_task_name(task: str) -> TaskIdentity | None:
@@ -174,4 +199,6 @@ def identity_from_metadata(
     role = meta.get("role")
     role = str(role) if role is not None else (base.role if base else None)
     regime = str(meta.get("regime") or "prompted")
-    return TaskIdentity(dataset=dataset, mode=mode, format=fmt, shots=shots, seed=seed, role=role, regime=regime)
+    system_prompt_seed = _as_int(meta.get("system_prompt_seed"))
+    return TaskIdentity(dataset=dataset, mode=mode, format=fmt, shots=shots, seed=seed, role=role, regime=regime,
+                        system_prompt_seed=system_prompt_seed)

@@ -5,8 +5,8 @@
 returns a :class:`pandas.DataFrame` with one row per model × candidate × role
 × item × metric (× filter) and the columns :data:`TABLE_COLUMNS`.
 
-Runs of one task (same model, dataset, regime, mode, format, shots, seed and
-role; runs are ordered by the timestamp in the file name, then by path):
+Runs of one task (same model, dataset, regime, mode, format, shots, seed,
+system-prompt seed and role; runs are ordered by the timestamp in the file name, then by path):
 
 * runs on disjoint items are shards of one evaluation and are combined;
 * a newer run that covers every item of an older one replaces it (by the
@@ -18,7 +18,7 @@ role; runs are ordered by the timestamp in the file name, then by path):
 
 Duplicate rule (lm-eval opens sample files in append mode): two rows are *the
 same record* when they share model, dataset, regime, mode, format, shots,
-seed, role, item_key, filter and metric.  Of the same record, the newest run
+seed, system-prompt seed, role, item_key, filter and metric.  Of the same record, the newest run
 wins, and within one file a later line wins.  Identical duplicates (same
 score and doc_hash) collapse; conflicting ones are resolved by that rule with
 a WARNING that counts them and names examples.  Every such decision is also
@@ -43,7 +43,6 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .identity import candidate_id
 from .lineparse import ANSWER_UNKNOWN, Interner, LogFormatError, SampleLineReader
 from .logfiles import SamplesFile, discover_samples_files
 
@@ -69,7 +68,8 @@ not of the validation role only, the report's answer distributions being of test
 ``gold``: the doc's answer index (-1 without one); ``n_options``: the doc's number of options (0
 when not multiple choice)."""
 
-_RECORD_KEY = ("model", "dataset", "regime", "mode", "format", "shots", "seed", "role", "item_key", "filter", "metric")
+_RECORD_KEY = ("model", "dataset", "regime", "mode", "format", "shots", "seed", "candidate", "role", "item_key", "filter",
+               "metric")  # candidate: format and seed, and a jeong2024 run's system-prompt seed
 _MAX_EXAMPLES = 3
 
 
@@ -116,7 +116,7 @@ def _file_level_codes(files: list[SamplesFile]) -> dict[str, tuple[np.ndarray, l
     getters = {
         "model": lambda f: f.model,
         "task": lambda f: f.task,
-        "candidate": lambda f: candidate_id(f.identity.format, f.identity.seed),
+        "candidate": lambda f: f.identity.candidate,
         "dataset": lambda f: f.identity.dataset,
         "regime": lambda f: f.identity.regime,
         "mode": lambda f: f.identity.mode,
@@ -157,7 +157,8 @@ def _resolve_roles(files: list[SamplesFile], file_idx: np.ndarray, doc_role: np.
 
 def _task_key(f: SamplesFile, role: int) -> tuple:
     ident = f.identity
-    return (f.model, ident.dataset, ident.regime, ident.mode, ident.format, ident.shots, ident.seed, role)
+    return (f.model, ident.dataset, ident.regime, ident.mode, ident.format, ident.shots, ident.seed,
+            ident.system_prompt_seed, role)
 
 
 def _select_runs(files: list[SamplesFile], file_idx: np.ndarray, role: np.ndarray, item: np.ndarray,

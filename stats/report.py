@@ -208,6 +208,14 @@ def _headline(recs: Sequence[ComparisonRecord], method: MethodInfo, conf: str, a
     return lines
 
 
+def _system_prompt_text(recs: Sequence[ComparisonRecord]) -> str:
+    """What a ``/sysK`` prompt id means, when a record names one (``jeong2024``'s sampled system prompts)."""
+    if not any("/sys" in f"{r.medical_prompt} {r.base_prompt}" for r in recs):
+        return ""
+    return (" A prompt id ending `/sysK` ran with the reference's sampled system prompt K (run metadata "
+            "`system_prompt_seed`); without it, with the model's own; ties go to the own system prompt first.")
+
+
 def _method(recs: Sequence[ComparisonRecord], method: MethodInfo, conf: str, adjust_name: str) -> list[str]:
     alpha = 1.0 - method.confidence
     aware_text = (" Intervals are selection-aware: each resample redoes the prompt selection on resampled "
@@ -223,7 +231,7 @@ def _method(recs: Sequence[ComparisonRecord], method: MethodInfo, conf: str, adj
         f"p-values (paired randomization test) adjusted with {adjust_name} over all {len(recs)} records; "
         f"adjusted outcome = win/loss only if p_adj < {alpha:.3g} and the interval excludes 0. "
         f"Prompt selection: {method.selection} (best mean on the validation items every candidate "
-        f"covers, ties to f00 then candidate id).  ",
+        f"covers, ties to f00 then candidate id).{_system_prompt_text(recs)}  ",
         f"MDE: the smallest true difference that a two-sided test at α = {alpha:.3g} detects with "
         f"{100 * MDE_POWER:.0f}% power, given the record's standard error.  ",
         f"Answers (multiple choice): the majority-class baseline is the accuracy of always giving the most "

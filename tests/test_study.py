@@ -72,13 +72,15 @@ def test_missing_data_error_of_run_has_one_prefix(tmp_path):
 def test_plan_counts(use_data):
     plan = make_plan(StudyConfig(("medqa", "mmlu_anatomy"), val_limit=4))
     summary = plan.summary()
-    assert summary["stage1"]["tasks"] == 2 * 121 and summary["stage1"]["shards"] == 2 * 2 * 11
+    assert summary["stage1"]["medical"] == summary["stage1"]["base"]  # medpair: the same candidates for both models
+    stage1 = summary["stage1"]["medical"]
+    assert stage1["tasks"] == 2 * 121 and stage1["shards"] == 2 * 2 * 11
     val = {d: len(scored_items(d, "val", 4)) for d in ("medqa", "mmlu_anatomy")}
     test = {d: len(scored_items(d, "test")) for d in ("medqa", "mmlu_anatomy")}
-    assert summary["stage1"]["requests"] == sum(121 * val[d] * 4 for d in val)  # 4 options, mc
+    assert stage1["requests"] == sum(121 * val[d] * 4 for d in val)  # 4 options, mc
     assert summary["stage2"]["requests"] == sum(2 * test[d] * 4 for d in test)  # 2 shot settings
-    assert len({s.id for s in plan.stage1}) == len(plan.stage1)
-    assert sorted(t for s in plan.stage1 for t in s.tasks) == sorted(
+    assert len({s.id for s in plan.stage1["medical"]}) == len(plan.stage1["medical"])
+    assert sorted(t for s in plan.stage1["medical"] for t in s.tasks) == sorted(
         n for c in plan.cells for n in (x.task_name for x in c.candidates()))
 
 
@@ -154,7 +156,7 @@ def test_plan_jobs_run_through_medpair_eval_and_merge_to_the_run_report(tiny_mod
     jobs = json.loads((scattered / "jobs" / "stage1.json").read_text())["jobs"]
     assert sorted(j["side"] for j in jobs) == ["base", "medical"]
     assert sorted(t for j in jobs if j["side"] == "base" for t in j["tasks"]) == sorted(
-        t for s in make_plan_for(data_dir).stage1 for t in s.tasks)
+        t for s in make_plan_for(data_dir).stage1["base"] for t in s.tasks)
     lines = [line for line in (scattered / "jobs" / "stage1.sh").read_text().splitlines() if not line.startswith("#")]
     assert len(lines) == 2 and all(line.startswith("medpair eval ") for line in lines)
     for line in lines:

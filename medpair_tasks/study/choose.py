@@ -16,9 +16,11 @@ def choose_candidates(log_dirs: list[Path], cells: tuple[Cell, ...]) -> dict[str
 
     Uses :func:`medpair_stats.selection.best_candidate`, the rule of ``medpair compare`` (halving
     finalists only where the manifest records that search), so the prompt run on the test role is
-    the one the report names. Raises ValueError for a cell with
-    no validation logs.
+    the one the report names. Under ``jeong2024`` the candidates of a cell include each sampled
+    system prompt (its runs' metadata ``system_prompt_seed``), which the chosen candidate carries.
+    Raises ValueError for a cell with no validation logs.
     """
+    from medpair_stats.identity import parse_candidate_id
     from medpair_stats.logs import read_logs
     from medpair_stats.selection import best_candidate, candidate_scores, find_search_record
 
@@ -31,6 +33,6 @@ def choose_candidates(log_dirs: list[Path], cells: tuple[Cell, ...]) -> dict[str
             raise ValueError(f"no validation logs for {cell.key} under {', '.join(map(str, log_dirs))}")
         record = find_search_record(rows["source"].astype(str).unique())
         choice = best_candidate(candidate_scores(rows, record=record, context=cell.key))
-        format_id, _, seed = choice.candidate.partition("/s")
-        chosen[cell.key] = Candidate(cell.dataset, cell.mode, format_id, cell.shots, int(seed) if seed else None)
+        format_id, seed, system_prompt_seed = parse_candidate_id(choice.candidate)
+        chosen[cell.key] = Candidate(cell.dataset, cell.mode, format_id, cell.shots, seed, system_prompt_seed)
     return chosen

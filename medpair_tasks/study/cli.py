@@ -140,6 +140,7 @@ def plan_main(argv: list[str] | None = None) -> int:
     from medpair_tasks.family.sources import DataUnavailable
     from medpair_tasks.study.jobs import stage1_jobs, stage2_jobs, write_jobs
     from medpair_tasks.study.plan import make_plan
+    from medpair_tasks.study.space import model_spaces
 
     parser = build_plan_parser()
     args = parser.parse_args(argv)
@@ -148,7 +149,7 @@ def plan_main(argv: list[str] | None = None) -> int:
         parser.error(f"give {', '.join('--' + m for m in missing)}")
     try:
         models, config, options = _settings_from_args(args)
-        plan = make_plan(config)
+        plan = make_plan(config, model_spaces(config.protocol, models))
         if args.stage == 1:
             jobs = stage1_jobs(plan, args.out, models, options, args.jobs)
         else:

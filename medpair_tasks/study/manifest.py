@@ -35,7 +35,8 @@ class Manifest:
     identity: dict[str, Any]
     plan: dict[str, Any]
     progress: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)
-    selection: dict[str, dict[str, str]] = field(default_factory=dict)
+    selection: dict[str, dict[str, str]] = field(default_factory=dict)  # side -> cell -> chosen task name
+    selected_prompts: dict[str, dict[str, str]] = field(default_factory=dict)  # side -> cell -> candidate id (f03/s7/sys1)
     report: str | None = None
     execution: dict[str, Any] = field(default_factory=dict)  # the latest run's batch size and device (not identity)
 
@@ -57,7 +58,8 @@ class Manifest:
                     f"under {out / 'runs'} records the model and data it was made with and is never reused for "
                     f"another; delete the whole folder {out} to start over."
                 )
-            return cls(path, identity, plan, saved.get("progress", {}), saved.get("selection", {}), saved.get("report"))
+            return cls(path, identity, plan, saved.get("progress", {}), saved.get("selection", {}),
+                       saved.get("selected_prompts", {}), saved.get("report"))
         return cls(path, identity, plan)
 
     def done(self, side: str, stage: str, shard: str, tasks: tuple[str, ...], seconds: float) -> None:
@@ -76,6 +78,7 @@ class Manifest:
             "plan": self.plan,
             "progress": self.progress,
             "selection": self.selection,
+            "selected_prompts": self.selected_prompts,
             "report": self.report,
         }
         write_text_atomic(self.path, json.dumps(body, indent=1, sort_keys=True) + "\n")

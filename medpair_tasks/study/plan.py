@@ -6,10 +6,10 @@ from dataclasses import asdict, dataclass, field
 
 from medpair_tasks import jeong2024_roles
 from medpair_tasks.family.roles import DEFAULT_VAL_LIMIT, FEWSHOT_DRAW
-from medpair_tasks.formats import format_ids
 from medpair_tasks.knowledge.roles import scored_items
 from medpair_tasks.knowledge.sources import SOURCES
 from medpair_tasks.protocols import CLUE2024, DEFAULT_PROTOCOL, JEONG2024, PROTOCOLS
+from medpair_tasks.study.space import FULL_FORMATS, SearchSpace
 from medpair_tasks.taskspec import MODES, N_FEWSHOT_SEEDS, Candidate
 
 SIDES = ("medical", "base")
@@ -65,32 +65,42 @@ class Cell:
         """A stable name, e.g. ``medqa_mc_k3``."""
         return f"{self.dataset}_{self.mode}_k{self.shots}"
 
-    def candidates(self) -> list[Candidate]:
-        """The cell's prompt candidates, default format first."""
+    def candidates(self, space: SearchSpace = FULL_FORMATS) -> list[Candidate]:
+        """The cell's prompt candidates in ``space``, in the reference's (and the tie-break) order:
+        system prompt (the model's own first), then format (default first), then few-shot seed."""
         seeds = [None] if self.shots == 0 else list(range(N_FEWSHOT_SEEDS))
-        return [Candidate(self.dataset, self.mode, f, self.shots, s) for f in format_ids() for s in seeds]
+        return [Candidate(self.dataset, self.mode, f, self.shots, s, system)
+                for system in space.system_prompt_seeds for f in space.format_ids for s in seeds]
 
 
 @dataclass(frozen=True)
 class Shard:
-    """A unit of work that finishes (and resumes) as a whole: some tasks on one role."""
+    """A unit of work that finishes (and resumes) as a whole: some tasks on one role, run with
+    one system prompt (``system_prompt_seed``, ``jeong2024`` run metadata; None: the model's own)."""
 
     id: str
     role: str
     tasks: tuple[str, ...]
     n_items: int
     n_requests: int
+    system_prompt_seed: int | None = None
+
+
+def system_suffix(system_prompt_seed: int | None, sep: str = "_") -> str:
+    """The part of a shard or job id that names its sampled system prompt: ``""`` or ``"_sys1"``."""
+    return "" if system_prompt_seed is None else f"{sep}sys{system_prompt_seed}"
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The study's cells and the shards of stage 1 (the same for both models)."""
+    """The study's cells, each model's search space and its shards of stage 1 (side -> shards)."""
 
     config: StudyConfig
     cells: tuple[Cell, ...]
-    stage1: tuple[Shard, ...]
+    stage1: dict[str, tuple[Shard, ...]]
     items: dict[str, dict[str, int]] = field(default_factory=dict)  # dataset -> role -> items
     options: dict[str, int] = field(default_factory=dict)  # dataset -> options per question
+    spaces: dict[str, SearchSpace] = field(default_factory=lambda: {side: FULL_FORMATS for side in SIDES})
 
     def per_item(self, cell: Cell) -> int:
         """Model requests per scored item: one per option in ``mc`` mode, one generation in ``gen``."""
@@ -103,15 +113,30 @@ class Plan:
     def stage2_shard(self, cell: Cell, candidate: Candidate) -> Shard:
         """The stage-2 shard of one cell once its candidate is chosen."""
         return Shard(f"test_{cell.key}", "test", (candidate.task_name,), self.items[cell.dataset]["test"],
-                     self.requests(cell, "test"))
+                     self.requests(cell, "test"), candidate.system_prompt_seed)
+
+    def candidates(self, cell: Cell, side: str) -> list[Candidate]:
+        """The candidates ``side`` searches in ``cell``."""
+        return cell.candidates(self.spaces[side])
+
+    def round_shards(self, cell: Cell, number: int, alive: list[Candidate], n_new: int) -> list[Shard]:
+        """A halving round's shards (``--search halving``): the ``alive`` candidates of ``cell`` on
+        ``n_new`` more items, one shard per system prompt (the round's number in the id)."""
+        groups: dict[int | None, list[str]] = {}
+        for candidate in alive:
+            groups.setdefault(candidate.system_prompt_seed, []).append(candidate.task_name)
+        per_item = self.per_item(cell)
+        return [Shard(f"val_{cell.key}_r{number}{system_suffix(system)}", "val", tuple(tasks), n_new * len(tasks),
+                      per_item * n_new * len(tasks), system) for system, tasks in groups.items()]
 
     def summary(self) -> dict:
         """Counts per stage and model, for printing and the manifest."""
-        s1_tasks = sum(len(s.tasks) for s in self.stage1)
+        stage1 = {side: {"role": "val", "tasks": sum(len(s.tasks) for s in shards), "shards": len(shards),
+                         "items": sum(s.n_items for s in shards), "requests": sum(s.n_requests for s in shards)}
+                  for side, shards in self.stage1.items()}
         return {
             "cells": [c.key for c in self.cells],
-            "stage1": {"role": "val", "tasks": s1_tasks, "shards": len(self.stage1),
-                       "items": sum(s.n_items for s in self.stage1), "requests": sum(s.n_requests for s in self.stage1)},
+            "stage1": stage1,
             "stage2": {"role": "test", "tasks": len(self.cells),
                        "items": sum(self.items[c.dataset]["test"] for c in self.cells),
                        "requests": sum(self.requests(c, "test") for c in self.cells)},
@@ -125,8 +150,23 @@ def _scored(config: StudyConfig, dataset: str, role: str) -> list:
     return pick(dataset, role, config.val_limit)
 
 
-def make_plan(config: StudyConfig) -> Plan:
-    """Count items and build the stage-1 shards: one per (dataset, mode, shots, format)."""
+def _stage1_shards(plan: Plan, side: str) -> tuple[Shard, ...]:
+    """One side's stage-1 shards: one per (dataset, mode, shots, system prompt, format)."""
+    shards = []
+    for cell in plan.cells:
+        groups: dict[tuple[int | None, str], list[Candidate]] = {}
+        for candidate in plan.candidates(cell, side):
+            groups.setdefault((candidate.system_prompt_seed, candidate.format_id), []).append(candidate)
+        for (system, format_id), group in groups.items():
+            shards.append(Shard(f"val_{cell.key}{system_suffix(system)}_{format_id}", "val",
+                                tuple(c.task_name for c in group), plan.items[cell.dataset]["val"] * len(group),
+                                plan.requests(cell, "val") * len(group), system))
+    return tuple(shards)
+
+
+def make_plan(config: StudyConfig, spaces: dict[str, SearchSpace] | None = None) -> Plan:
+    """Count items and build each side's stage-1 shards; ``spaces`` (side -> search space, see
+    :func:`medpair_tasks.study.space.search_space`) default to the 11 formats for both models."""
     items, options = {}, {}
     for dataset in config.datasets:
         val = _scored(config, dataset, "val")
@@ -134,17 +174,16 @@ def make_plan(config: StudyConfig) -> Plan:
         items[dataset] = {"val": len(val), "test": len(test)}
         options[dataset] = len(test[0].options)
     cells = tuple(Cell(d, m, k) for d in config.datasets for m in config.modes for k in config.shots)
-    plan = Plan(config, cells, (), items, options)
-    shards = []
-    for cell in cells:
-        by_format: dict[str, list[Candidate]] = {}
-        for candidate in cell.candidates():
-            by_format.setdefault(candidate.format_id, []).append(candidate)
-        for format_id, group in by_format.items():
-            per_task = plan.requests(cell, "val")
-            shards.append(Shard(f"val_{cell.key}_{format_id}", "val", tuple(c.task_name for c in group),
-                                items[cell.dataset]["val"] * len(group), per_task * len(group)))
-    return Plan(config, cells, tuple(shards), items, options)
+    spaces = dict(spaces) if spaces is not None else {side: FULL_FORMATS for side in SIDES}
+    plan = Plan(config, cells, {}, items, options, spaces)
+    return Plan(config, cells, {side: _stage1_shards(plan, side) for side in SIDES}, items, options, spaces)
+
+
+def _space_text(space: SearchSpace) -> str:
+    systems = "its own system prompt" + (
+        f" and sampled seeds {', '.join(str(s) for s in space.system_prompt_seeds if s is not None)}"
+        if len(space.system_prompt_seeds) > 1 else "")
+    return f"{len(space.system_prompt_seeds)} system prompt(s) ({systems}) x {len(space.format_ids)} format(s)"
 
 
 def format_plan(plan: Plan, models: dict[str, str]) -> str:
@@ -154,11 +193,17 @@ def format_plan(plan: Plan, models: dict[str, str]) -> str:
     lines.append(f"  cells:    {len(plan.cells)} (dataset x mode x shots): {', '.join(s['cells'])}")
     for dataset, counts in plan.items.items():
         lines.append(f"  {dataset}: {counts['val']} validation items (limit {plan.config.val_limit}), {counts['test']} test items")
-    one, two = s["stage1"], s["stage2"]
+    if any(space != FULL_FORMATS for space in plan.spaces.values()):
+        lines += [f"  prompts:  {side} = {_space_text(plan.spaces[side])}" for side in SIDES]
+    two = s["stage2"]
     search = plan.config.search
-    lines.append(f"  stage 1 (validation, {search} search), per model: {one['tasks']} candidate tasks in {one['shards']} "
-                 f"shards, {one['items']} items, {one['requests']} requests" + (" at most" if search == "halving" else ""))
+    same = s["stage1"]["medical"] == s["stage1"]["base"]
+    for label, one in ([("per model", s["stage1"]["medical"])] if same else list(s["stage1"].items())):
+        lines.append(f"  stage 1 (validation, {search} search), {label}: {one['tasks']} candidate tasks in "
+                     f"{one['shards']} shards, {one['items']} items, {one['requests']} requests"
+                     + (" at most" if search == "halving" else ""))
     lines.append(f"  stage 2 (test), per model: {two['tasks']} tasks (each model's chosen candidate), "
                  f"{two['items']} items, {two['requests']} requests")
-    lines.append(f"  total requests, both models: {2 * (one['requests'] + two['requests'])}")
+    total = sum(one["requests"] for one in s["stage1"].values()) + 2 * two["requests"]
+    lines.append(f"  total requests, both models: {total}")
     return "\n".join(lines)

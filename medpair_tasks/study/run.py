@@ -14,7 +14,6 @@ from tqdm.auto import tqdm
 
 from medpair_tasks.atomic import clear_scratch, publish_dir, scratch_dir
 from medpair_tasks.lm_eval_internals import environment_recorded_once
-from medpair_tasks.jeong2024 import profile_for
 from medpair_tasks.protocols import JEONG2024
 from medpair_tasks.registry import task_manager
 from medpair_tasks.study import halving
@@ -22,9 +21,9 @@ from medpair_tasks.study.choose import PRIMARY_METRIC, choose_candidates
 from medpair_tasks.study.execute import EvalOptions, load_model, run_shard
 from medpair_tasks.study.identity import data_identity, folder_changes, model_identity, result_args, write_identity
 from medpair_tasks.study.manifest import Manifest
-from medpair_tasks.study.plan import SIDES, Cell, Plan, Shard, StudyConfig, format_plan, make_plan
+from medpair_tasks.study.plan import SIDES, Cell, Plan, Shard, StudyConfig, format_plan, make_plan, system_suffix
+from medpair_tasks.study.space import model_spaces
 from medpair_tasks.study.spec import ModelSpec
-from medpair_tasks.taskspec import parse_candidate
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +71,8 @@ class _Worker:
             study.manifest.save()  # the first shard can start: from here on the folder is this study's
         started = time.perf_counter()
         run_shard(self.lm, study.models[self.side], shard, study.stage_dir(self.side, self.stage), study.options,
-                  study._manager(shard.role, self.side), study.shard_identity(self.side, shard, samples),
+                  study._manager(shard.role, self.side, shard.system_prompt_seed),
+                  study.shard_identity(self.side, shard, samples),
                   samples=samples)
         study.manifest.done(self.side, self.stage, shard.id, shard.tasks, time.perf_counter() - started)
         self.bar.update(shard.n_requests)
@@ -84,15 +84,15 @@ class _Worker:
             _release_memory()
 
 
-def candidate_means(shard_dirs: list[Path], cell: Cell, tasks: list[str]) -> np.ndarray:
-    """Mean primary-metric score of each task (candidate) of ``cell`` over its validation shards."""
+def candidate_means(shard_dirs: list[Path], cell: Cell, candidates: list[str]) -> np.ndarray:
+    """Mean primary-metric score of each candidate (id, e.g. ``f03/s7/sys1``) of ``cell`` over its validation shards."""
     from medpair_stats.logs import read_logs
 
     table = read_logs(shard_dirs, progress=False)
     rows = table[(table["role"] == "val") & (table["metric"] == PRIMARY_METRIC) & (table["dataset"] == cell.dataset)
                  & (table["mode"] == cell.mode) & (table["shots"] == cell.shots)]
-    means = rows.groupby(rows["task"].astype(str), observed=True)["score"].mean()
-    return np.array([means[t] for t in tasks])
+    means = rows.groupby(rows["candidate"].astype(str), observed=True)["score"].mean()
+    return np.array([means[c] for c in candidates])
 
 
 class Study:
@@ -108,7 +108,7 @@ class Study:
         self.config = config
         self.options = options
         self.compare_options = compare_options or {}
-        self.plan: Plan = make_plan(config)
+        self.plan: Plan = make_plan(config, model_spaces(config.protocol, models))
         self.model_identities = {side: model_identity(spec) for side, spec in models.items()}
         self.results_identity = {"config": config.as_dict(), "eval_options": options.result_settings(),
                                  "data": data_identity(config.datasets, config.val_limit)}
@@ -133,6 +133,8 @@ class Study:
         identity: dict[str, Any] = {"model": self.model_identities[side], **self.results_identity}
         if shard is not None:
             identity[SHARD_PART] = {"id": shard.id, "role": shard.role, "tasks": list(shard.tasks), "samples": samples}
+            if shard.system_prompt_seed is not None:
+                identity[SHARD_PART]["system_prompt_seed"] = shard.system_prompt_seed
         return identity
 
     def check_shards(self) -> None:
@@ -178,14 +180,17 @@ class Study:
             raise ValueError(self._refusal({tuple(changed): [folder]}))
         return True
 
-    def _manager(self, role: str, side: str) -> Any:
-        """One indexed task manager per role (and, where prompts depend on the model, per side),
-        limited to the study's datasets; its metadata names the protocol (and the side's model)."""
+    def _manager(self, role: str, side: str, system_prompt_seed: int | None = None) -> Any:
+        """One indexed task manager per role (and, where prompts depend on the model, per side and
+        system prompt), limited to the study's datasets; its metadata names the protocol (and the
+        side's model and sampled system prompt)."""
         metadata = {"role": role, "val_limit": self.config.val_limit, "protocol": self.config.protocol}
         key = role
         if self.config.protocol == JEONG2024.id:
             metadata.update(self.models[side].args)
-            key = f"{role}/{side}"
+            key = f"{role}/{side}{system_suffix(system_prompt_seed)}"
+        if system_prompt_seed is not None:
+            metadata["system_prompt_seed"] = system_prompt_seed
         if key not in self._managers:
             self._managers[key] = task_manager(metadata=metadata, datasets=self.config.datasets)
         return self._managers[key]
@@ -208,19 +213,13 @@ class Study:
                 self._run_shards(side, "stage1", self._stage1_shards(side))
 
     def _stage1_shards(self, side: str) -> list[Shard]:
-        """The stage-1 shards a side runs: all of them, except that under ``jeong2024`` a model whose
-        template the reference fixes (BioMistral-7B, Med42-v1) runs only its own template, ``f00``."""
-        shards = list(self.plan.stage1)
-        if self.config.protocol != JEONG2024.id:
-            return shards
-        profile = profile_for(self.models[side].args.get("pretrained"))
-        if "prompt_template" not in profile.fixed:
-            return shards
-        return [s for s in shards if all(parse_candidate(t).format_id == "f00" for t in s.tasks)]
+        """The stage-1 shards a side runs: its search space's (under ``jeong2024`` the reference's per
+        model, :mod:`medpair_tasks.study.space`)."""
+        return list(self.plan.stage1[side])
 
     def _stage1_halving(self, side: str) -> None:
         folder = self.stage_dir(side, "stage1")
-        work = [(cell, halving.schedule(len(cell.candidates()), self.plan.items[cell.dataset]["val"],
+        work = [(cell, halving.schedule(len(self.plan.candidates(cell, side)), self.plan.items[cell.dataset]["val"],
                                         self.config.halving_eta, self.config.halving_min_items)) for cell in self.plan.cells]
         total = sum(halving.requests(rounds) * self.plan.per_item(cell) for cell, rounds in work)
         with _Worker(self, side, "stage1", total, 0) as worker:
@@ -229,24 +228,21 @@ class Study:
 
     def _halving_cell(self, worker: _Worker, folder: Path, cell: Cell, rounds: tuple[halving.Round, ...]) -> None:
         """One cell's successive halving: a shard per round, ranked on this cell's round shards only."""
-        per_item = self.plan.per_item(cell)
         order = halving.item_order(self.plan.items[cell.dataset]["val"], self.config.seed)
-        candidates = cell.candidates()
+        candidates = self.plan.candidates(cell, worker.side)
         shard_dirs: list[Path] = []  # this cell's rounds so far
 
         def evaluate(number: int, alive: np.ndarray, new: np.ndarray) -> None:
-            tasks = tuple(candidates[i].task_name for i in alive)
-            shard = Shard(f"val_{cell.key}_r{number}", "val", tasks, len(new) * len(tasks),
-                          per_item * len(new) * len(tasks))
-            samples = {task: new.tolist() for task in tasks}
-            if self._finished(worker.side, "stage1", shard, samples):
-                worker.bar.update(shard.n_requests)
-            else:
-                worker.run(shard, samples=samples)
-            shard_dirs.append(folder / shard.id)
+            for shard in self.plan.round_shards(cell, number, [candidates[i] for i in alive], len(new)):
+                samples = {task: new.tolist() for task in shard.tasks}
+                if self._finished(worker.side, "stage1", shard, samples):
+                    worker.bar.update(shard.n_requests)
+                else:
+                    worker.run(shard, samples=samples)
+                shard_dirs.append(folder / shard.id)
 
         def rank(alive: np.ndarray, items: np.ndarray) -> np.ndarray:
-            return candidate_means(shard_dirs, cell, [candidates[i].task_name for i in alive])
+            return candidate_means(shard_dirs, cell, [candidates[i].prompt_id for i in alive])
 
         halving.run_schedule(rounds, order, evaluate, rank)
 
@@ -255,6 +251,7 @@ class Study:
         for side in SIDES:
             chosen = choose_candidates([self.stage_dir(side, "stage1")], self.plan.cells)
             self.manifest.selection[side] = {cell: c.task_name for cell, c in chosen.items()}
+            self.manifest.selected_prompts[side] = {cell: c.prompt_id for cell, c in chosen.items()}
             self.manifest.save()
             shards = [self.plan.stage2_shard(cell, chosen[cell.key]) for cell in self.plan.cells]
             self._run_shards(side, "stage2", shards)
