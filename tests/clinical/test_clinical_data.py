@@ -10,6 +10,7 @@ import pytest
 
 from clinical_testlib import CANARY, FIXTURES
 from medpair_tasks.clinical import readers
+from medpair_tasks.clinical.readers import acronyms
 from medpair_tasks.clinical.longhealth import CANNOT_ANSWER, pack, read_longhealth
 from medpair_tasks.clinical.roles import clinical_roles, fewshot_items, partition, scored_items
 from medpair_tasks.clinical.sources import CLINICAL_SOURCES, CREDENTIALED, load_clinical
@@ -129,7 +130,7 @@ def test_mimic_acronym_inventory(clinical_dir):
 
 def test_option_cap_keeps_most_frequent_senses():
     rows = [(f"k{i}", "X", f"sense{i % 12}", "ctx") for i in range(12)] + [("k99", "X", "sense0", "ctx")]
-    items = readers._acronym_items(rows, None, "test")
+    items = acronyms._acronym_items(rows, None, "test")
     assert all(len(x.options) == 10 for x in items) and "sense0" in items[0].options
     assert len(items) == 11  # the two senses beyond ten letters drop their rows (one each), sense0 is kept
 
