@@ -46,7 +46,7 @@ import datasets
 from medpair_tasks import lm_eval_internals as door
 from medpair_tasks.clinical.bertscore import BertScoreConfig, scorer
 from medpair_tasks.clinical.metrics import is_valid_icd10, rouge_scores
-from medpair_tasks.clinical.readers import short_hash
+from medpair_tasks.clinical.readers import probsum_subjective_column, short_hash
 from medpair_tasks.clinical.sources import CLINICAL_SOURCES, DATA_DIR_ENV, clinical_folder
 from medpair_tasks.protocols import CLUE2024
 from medpair_tasks.family.sources import DataUnavailable
@@ -204,10 +204,11 @@ def _spreadsheet(path: Path) -> list[dict[str, Any]]:
 
 def _probsum(path: Path) -> list[dict[str, Any]]:
     with path.open(newline="", encoding="utf-8") as source:
-        rows = list(csv.DictReader(source))
+        reader = csv.DictReader(source)
+        subjective = probsum_subjective_column(path, reader.fieldnames or ())
+        rows = list(reader)
     for row in rows:
-        if "Subjectives" not in row:  # CLUE's column name; else medpair's reader's
-            row["Subjectives"] = row.get("Subjective Sections", "")
+        row["Subjectives"] = row[subjective]  # the test file's own name, the one CLUE's prompt reads
         row["Summary"] = row["Summary"].replace(";", ", ")
     return rows
 

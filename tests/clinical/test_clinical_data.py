@@ -147,6 +147,21 @@ def test_generative_readers(clinical_dir):
     assert prob["test"][0].context.startswith("Subjective:\n") and "\n\nAssessment:\n" in prob["test"][0].context
 
 
+def test_probsum_reads_each_file_under_its_own_column_names(clinical_dir):
+    """The release spells the note sections "Subjective Sections" in its training file and
+    "Subjectives" in its test file (the column CLUE's prompt reads); a file with neither is refused."""
+    folder = clinical_dir / "probsum"
+    headers = {split: (folder / name).read_text(encoding="utf-8").splitlines()[0].split(",")
+               for split, name in readers.PROBSUM_FILES.items()}
+    assert "Subjective Sections" in headers["train"] and "Subjectives" in headers["test"]
+    test_items = readers.read_probsum(folder)["test"]
+    assert test_items[0].context.startswith("Subjective:\n[SYNTHETIC-NOTE")
+    path = folder / readers.PROBSUM_FILES["test"]
+    path.write_text(path.read_text(encoding="utf-8").replace("Subjectives", "Notes", 1), encoding="utf-8")
+    with pytest.raises(DataUnavailable, match="'Subjective Sections' or 'Subjectives'"):
+        load_clinical("probsum")
+
+
 def test_longhealth_settings(clinical_dir):
     data = read_longhealth(clinical_dir / "longhealth")
     raw = json.loads((clinical_dir / "longhealth" / "benchmark_v5.json").read_text())

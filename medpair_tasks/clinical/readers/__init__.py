@@ -21,6 +21,6 @@ from medpair_tasks.clinical.readers.n2c2 import (
     N2C2_DISEASES, N2C2_JUDGMENTS, N2C2_OPTIONS, _xml_root, n2c2_question, read_n2c2_obesity,
 )
 from medpair_tasks.clinical.readers.summaries import (
-    MEDISUMCODE_FILE, MEDISUMQA_FILE, MEQSUM_FILE, PROBSUM_COLUMNS, PROBSUM_FILES, normalise_icd10, probsum_context,
-    read_medisumcode, read_medisumqa, read_meqsum, read_probsum,
+    MEDISUMCODE_FILE, MEDISUMQA_FILE, MEQSUM_FILE, PROBSUM_COLUMNS, PROBSUM_FILES, PROBSUM_SUBJECTIVE, normalise_icd10,
+    probsum_context, probsum_subjective_column, read_medisumcode, read_medisumqa, read_meqsum, read_probsum,
 )

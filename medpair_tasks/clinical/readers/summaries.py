@@ -6,6 +6,7 @@ import csv
 import logging
 import re
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from medpair_tasks.clinical.readers.files import SourceSplits, _big_csv_fields, _field, _json_records
@@ -109,12 +110,27 @@ def read_meqsum(folder: Path) -> SourceSplits:
 
 
 PROBSUM_FILES = {"train": "BioNLP2023-1A-Train.csv", "test": "BioNLP2023-1A-Test.csv"}
-PROBSUM_COLUMNS = ("File ID", "Assessment", "Summary", "Subjective Sections", "Objective Sections")
+PROBSUM_COLUMNS = ("File ID", "Assessment", "Summary")
+# the release names its note sections differently per file: "Subjective Sections" in the
+# training file, "Subjectives" in the test file (the column CLUE's prompt reads)
+PROBSUM_SUBJECTIVE = ("Subjective Sections", "Subjectives")
 
 
 def probsum_context(subjective: str, assessment: str) -> str:
     """The progress-note input of a ProbSum item: subjective sections and assessment (as CLUE)."""
     return f"Subjective:\n{subjective.strip()}\n\nAssessment:\n{assessment.strip()}"
+
+
+def probsum_subjective_column(path: Path, columns: Sequence[str]) -> str:
+    """The subjective-sections column of a ProbSum file (either spelling); a ValueError names what
+    is missing when the file lacks it or one of :data:`PROBSUM_COLUMNS`."""
+    found = [name for name in PROBSUM_SUBJECTIVE if name in columns]
+    missing = [name for name in PROBSUM_COLUMNS if name not in columns]
+    if not found:
+        missing.append(" or ".join(repr(name) for name in PROBSUM_SUBJECTIVE))
+    if missing:
+        raise ValueError(f"{path}: no column {', '.join(missing)} (header {list(columns)})")
+    return found[0]
 
 
 @_big_csv_fields
@@ -125,9 +141,7 @@ def read_probsum(folder: Path) -> SourceSplits:
         path = first_existing(folder, name)
         with path.open(encoding="utf-8", newline="") as source:
             reader = csv.DictReader(source)
-            missing = set(PROBSUM_COLUMNS) - set(reader.fieldnames or ())
-            if missing:
-                raise ValueError(f"{path}: no column {', '.join(sorted(missing))}")
+            subjective = probsum_subjective_column(path, reader.fieldnames or ())
             items = []
             for row in reader:
                 if not (row["Summary"] or "").strip():
@@ -135,7 +149,7 @@ def read_probsum(folder: Path) -> SourceSplits:
                 items.append(
                     ClinicalItem(
                         key=row["File ID"].strip(),
-                        context=probsum_context(row["Subjective Sections"] or "", row["Assessment"] or ""),
+                        context=probsum_context(row[subjective] or "", row["Assessment"] or ""),
                         reference=row["Summary"].strip(),
                     )
                 )
