@@ -9,8 +9,8 @@ from typing import Any
 import datasets
 
 from medpair_tasks.clinical.clue2024.prompts import CLUE_DATASETS, LONGHEALTH_TASKS, PROMPTS, messages_of
-from medpair_tasks.clinical.clue2024.records import FILES, _folder, clue_order, read_records
-from medpair_tasks.clinical.clue2024.repeats import _benchmark, longhealth_rounds
+from medpair_tasks.clinical.clue2024.records import FILES, data_folder, clue_order, read_records
+from medpair_tasks.clinical.clue2024.repeats import benchmark_of, longhealth_rounds
 from medpair_tasks.clinical.readers import short_hash
 from medpair_tasks.clinical.sources import CLINICAL_SOURCES
 from medpair_tasks.family.sources import DataUnavailable
@@ -23,7 +23,7 @@ def clue_docs(dataset: str, folder: Path, role: str) -> list[dict[str, Any]]:
         if not (folder / FILES["longhealth"]).is_file():
             raise DataUnavailable(dataset, str(folder), CLINICAL_SOURCES[dataset].how_to_get(),
                                   f"missing {FILES['longhealth']}")
-        repeats = longhealth_rounds(_benchmark(str(folder))[0])[dataset]
+        repeats = longhealth_rounds(benchmark_of(str(folder))[0])[dataset]
         return [{**doc, "dataset": dataset, "role": role, "protocol": CLUE2024.id} for doc in repeats]
     prompt = PROMPTS[dataset]
     demos, scored = clue_order(dataset, read_records(dataset, folder))
@@ -59,7 +59,7 @@ def load_splits(metadata: Mapping[str, Any]) -> datasets.DatasetDict:
     if dataset not in CLUE_DATASETS:
         raise ValueError(f"{dataset}: the {CLUE2024.id} protocol covers CLUE's tasks only "
                          f"({', '.join(CLUE_DATASETS)})")
-    docs = clue_docs(dataset, _folder(dataset), str(metadata.get("role", "test")))
+    docs = clue_docs(dataset, data_folder(dataset), str(metadata.get("role", "test")))
     if not docs:
         raise ValueError(f"{dataset}: CLUE's file holds no scored records")
     scored = datasets.Dataset.from_list(docs)

@@ -9,7 +9,7 @@ from typing import Any
 from medpair_tasks import lm_eval_internals as door
 from medpair_tasks.clinical.bertscore import BertScoreConfig, scorer
 from medpair_tasks.clinical.clue2024.prompts import LONGHEALTH_SYSTEM, LONGHEALTH_TASKS, prompt_of
-from medpair_tasks.clinical.clue2024.records import _folder
+from medpair_tasks.clinical.clue2024.records import data_folder
 from medpair_tasks.clinical.clue2024.repeats import LONGHEALTH_MAX_LEN, longhealth_texts, longhealth_user_turn
 from medpair_tasks.clinical.clue2024.scoring import bertscore_settings, extract_filter, score
 from medpair_tasks.protocols import CLUE2024
@@ -60,7 +60,7 @@ class ClueTaskHooks:
         """CLUE's chat turns of ``doc`` (LongHealth's built now, from the run's token counter)."""
         if self.dataset not in LONGHEALTH_TASKS:
             return [dict(turn) for turn in doc["messages"]]
-        texts = longhealth_texts(_folder(self.dataset))
+        texts = longhealth_texts(data_folder(self.dataset))
         limit = LONGHEALTH_MAX_LEN if self.dataset == "longhealth_task1" else max_length
         if counter is not None and limit is not None:
             limit -= counter.count(LONGHEALTH_SYSTEM)

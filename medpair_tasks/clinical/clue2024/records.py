@@ -75,7 +75,8 @@ READERS: dict[str, Callable[[Path], list[dict[str, Any]]]] = {
 }
 
 
-def _folder(dataset: str) -> Path:
+def data_folder(dataset: str) -> Path:
+    """The dataset's folder under ``$MEDPAIR_DATA_DIR``; DataUnavailable when the variable is not set."""
     folder = clinical_folder(dataset)
     source = CLINICAL_SOURCES[dataset]
     if folder is None:

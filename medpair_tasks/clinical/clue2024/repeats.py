@@ -126,7 +126,8 @@ def longhealth_user_turn(doc: Mapping[str, Any], texts: Mapping[str, str], max_l
 
 
 @lru_cache(maxsize=2)
-def _benchmark(folder: str) -> tuple[dict[str, Any], dict[str, str]]:
+def benchmark_of(folder: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """LongHealth's benchmark in ``folder`` and its document texts, ``<patient>/<text id>`` → text."""
     path = Path(folder) / FILES["longhealth"]
     benchmark = json.loads(path.read_text(encoding="utf-8"))
     texts = {f"{pid}/{t}": str(text) for pid, p in benchmark.items() if isinstance(p, dict) and "texts" in p
@@ -136,4 +137,4 @@ def _benchmark(folder: str) -> tuple[dict[str, Any], dict[str, str]]:
 
 def longhealth_texts(folder: Path) -> dict[str, str]:
     """LongHealth's document texts, ``<patient>/<text id>`` → text."""
-    return _benchmark(str(folder))[1]
+    return benchmark_of(str(folder))[1]

@@ -15,10 +15,10 @@ from medpair_tasks.clinical.readers.acronyms import (
     readable_sense,
 )
 from medpair_tasks.clinical.readers.ehrnoteqa import EHRNOTEQA_CHOICES, ehrnoteqa_context, read_ehrnoteqa
-from medpair_tasks.clinical.readers.files import SourceSplits, _big_csv_fields, short_hash
+from medpair_tasks.clinical.readers.files import SourceSplits, big_csv_fields, short_hash
 from medpair_tasks.clinical.readers.mednli import MEDNLI_FILES, MEDNLI_LABELS, mednli_question, read_mednli
 from medpair_tasks.clinical.readers.n2c2 import (
-    N2C2_DISEASES, N2C2_JUDGMENTS, N2C2_OPTIONS, _xml_root, n2c2_question, read_n2c2_obesity,
+    N2C2_DISEASES, N2C2_JUDGMENTS, N2C2_OPTIONS, xml_root, n2c2_question, read_n2c2_obesity,
 )
 from medpair_tasks.clinical.readers.summaries import (
     MEDISUMCODE_FILE, MEDISUMQA_FILE, MEQSUM_FILE, PROBSUM_COLUMNS, PROBSUM_FILES, PROBSUM_SUBJECTIVE, normalise_icd10,

@@ -7,7 +7,7 @@ import logging
 from collections import Counter, OrderedDict
 from pathlib import Path
 
-from medpair_tasks.clinical.readers.files import SourceSplits, _big_csv_fields
+from medpair_tasks.clinical.readers.files import SourceSplits, big_csv_fields
 from medpair_tasks.clinical.records import ClinicalItem
 from medpair_tasks.family.sources import first_existing, read_json
 from medpair_tasks.formats import LETTERS
@@ -115,7 +115,7 @@ def readable_sense(long_form: str) -> str:
     return " / ".join(dict.fromkeys(v.lower() for v in variants))
 
 
-@_big_csv_fields
+@big_csv_fields
 def read_mimic3_acronym(folder: Path) -> SourceSplits:
     """MIMIC-III acronym senses: the reverse-substitution data set of Adams et al. (2020).
 

@@ -6,7 +6,7 @@ import csv
 import re
 from pathlib import Path
 
-from medpair_tasks.clinical.readers.files import SourceSplits, _big_csv_fields, _field, _open_text
+from medpair_tasks.clinical.readers.files import SourceSplits, big_csv_fields, required_field, open_text
 from medpair_tasks.clinical.records import ClinicalItem
 from medpair_tasks.family.sources import first_existing, read_jsonl
 
@@ -21,11 +21,11 @@ def _ehrnoteqa_whitespace(text: str) -> str:
     return text.strip()
 
 
-@_big_csv_fields
+@big_csv_fields
 def _discharge_notes(path: Path, subjects: set[str]) -> dict[str, list[dict[str, str]]]:
     """MIMIC-IV-Note ``discharge.csv(.gz)`` rows of the given subjects, each subject's by charttime."""
     notes: dict[str, list[dict[str, str]]] = {}
-    with _open_text(path) as source:
+    with open_text(path) as source:
         reader = csv.DictReader(source)
         missing = {"subject_id", "hadm_id", "charttime", "text"} - set(reader.fieldnames or ())
         if missing:
@@ -61,7 +61,7 @@ def read_ehrnoteqa(folder: Path) -> SourceSplits:
     if questions_path.is_file():
         rows = list(read_jsonl(questions_path))
         discharge = first_existing(folder, "discharge.csv.gz", "discharge.csv")
-        subjects = {str(_field(r, "patient_id", f"{questions_path}:{i}")) for i, r in enumerate(rows, 1)}
+        subjects = {str(required_field(r, "patient_id", f"{questions_path}:{i}")) for i, r in enumerate(rows, 1)}
         by_subject = _discharge_notes(discharge, subjects)
         source = questions_path
     elif processed_path.is_file():
@@ -71,8 +71,8 @@ def read_ehrnoteqa(folder: Path) -> SourceSplits:
     items = []
     for number, row in enumerate(rows, 1):
         where = f"{source}:{number}"
-        patient = str(_field(row, "patient_id", where))
-        n_notes = int(_field(row, "num_notes", where))
+        patient = str(required_field(row, "patient_id", where))
+        n_notes = int(required_field(row, "num_notes", where))
         if by_subject is not None:
             available = by_subject.get(patient, [])
             if len(available) < n_notes:
@@ -85,14 +85,14 @@ def read_ehrnoteqa(folder: Path) -> SourceSplits:
             notes = [str(row.get(f"note_{i}") or "") for i in range(1, n_notes + 1)]
             if not all(notes):
                 raise ValueError(f"{where}: note_1 … note_{n_notes} must be non-empty")
-        answer = str(_field(row, "answer", where)).strip().upper()
+        answer = str(required_field(row, "answer", where)).strip().upper()
         if answer not in EHRNOTEQA_CHOICES:
             raise ValueError(f"{where}: answer {answer!r} is not one of {EHRNOTEQA_CHOICES}")
         items.append(
             ClinicalItem(
                 key=f"q{number - 1:04d}",
-                question=str(_field(row, "question", where)).strip(),
-                options=tuple(str(_field(row, f"choice_{c}", where)).strip() for c in EHRNOTEQA_CHOICES),
+                question=str(required_field(row, "question", where)).strip(),
+                options=tuple(str(required_field(row, f"choice_{c}", where)).strip() for c in EHRNOTEQA_CHOICES),
                 answer_idx=EHRNOTEQA_CHOICES.index(answer),
                 context=ehrnoteqa_context(notes),
                 cluster=f"patient-{patient}",

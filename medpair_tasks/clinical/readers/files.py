@@ -17,7 +17,7 @@ from medpair_tasks.family.sources import naming_file, read_json, read_jsonl
 SourceSplits = dict[str, list[ClinicalItem]]
 
 
-def _json_records(path: Path) -> list[dict[str, Any]]:
+def json_records(path: Path) -> list[dict[str, Any]]:
     """A JSON array of objects, or JSON lines (the CLUE scripts write the latter)."""
     with naming_file(path):
         text = path.read_text(encoding="utf-8").strip()
@@ -30,13 +30,15 @@ def _json_records(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _field(row: dict[str, Any], name: str, where: str) -> Any:
+def required_field(row: dict[str, Any], name: str, where: str) -> Any:
+    """``row[name]``; a ValueError naming ``where`` and the fields present when it is missing."""
     if name not in row:
         raise ValueError(f"{where}: no field {name!r} (fields: {', '.join(sorted(row))})")
     return row[name]
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def open_text(path: Path) -> io.TextIOBase:
+    """A text file (UTF-8, csv newlines), gunzipped on the fly when its name ends in ``.gz``."""
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
     return path.open(encoding="utf-8", newline="")
@@ -52,7 +54,7 @@ _CSV_FIELD_LIMIT = 2**31 - 1  # discharge summaries exceed csv's default 128 KiB
 _Reader = TypeVar("_Reader", bound=Callable[..., Any])
 
 
-def _big_csv_fields(reader: _Reader) -> _Reader:
+def big_csv_fields(reader: _Reader) -> _Reader:
     """Run ``reader`` with csv's field size limit raised, and restore the caller's limit after it."""
 
     @functools.wraps(reader)

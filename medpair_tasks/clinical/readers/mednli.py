@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medpair_tasks.clinical.readers.files import SourceSplits, _field, short_hash
+from medpair_tasks.clinical.readers.files import SourceSplits, required_field, short_hash
 from medpair_tasks.clinical.records import ClinicalItem
 from medpair_tasks.family.sources import first_existing, read_jsonl
 
@@ -29,14 +29,14 @@ def read_mednli(folder: Path) -> SourceSplits:
         items = []
         for number, row in enumerate(read_jsonl(path), 1):
             where = f"{path}:{number}"
-            premise = str(_field(row, "sentence1", where)).strip()
-            label = _field(row, "gold_label", where)
+            premise = str(required_field(row, "sentence1", where)).strip()
+            label = required_field(row, "gold_label", where)
             if label not in MEDNLI_LABELS:
                 raise ValueError(f"{where}: gold_label {label!r} is not one of {MEDNLI_LABELS}")
             items.append(
                 ClinicalItem(
-                    key=str(_field(row, "pairID", where)),
-                    question=mednli_question(premise, str(_field(row, "sentence2", where)).strip()),
+                    key=str(required_field(row, "pairID", where)),
+                    question=mednli_question(premise, str(required_field(row, "sentence2", where)).strip()),
                     options=MEDNLI_LABELS,
                     answer_idx=MEDNLI_LABELS.index(label),
                     cluster=f"premise-{short_hash(premise)}",  # three hypotheses share each premise

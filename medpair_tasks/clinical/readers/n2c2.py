@@ -17,7 +17,7 @@ N2C2_TRAIN_RECORDS = ("obesity_patient_records_training.xml", "obesity_patient_r
 N2C2_TEST_RECORDS = ("obesity_patient_records_test.xml",)
 
 
-def _xml_root(path: Path) -> ET.Element:
+def xml_root(path: Path) -> ET.Element:
     """The root element of an XML file; a malformed file is a ValueError naming it."""
     try:
         return ET.parse(path).getroot()
@@ -26,7 +26,7 @@ def _xml_root(path: Path) -> ET.Element:
 
 
 def _n2c2_records(path: Path) -> dict[str, str]:
-    root = _xml_root(path)
+    root = xml_root(path)
     records = {}
     for doc in root.iter("doc"):
         text = doc.find("text")
@@ -42,7 +42,7 @@ def _n2c2_judgments(paths: list[Path]) -> dict[str, dict[str, str]]:
     """disease name → doc id → intuitive judgment; later files (addenda) override earlier ones."""
     judgments: dict[str, dict[str, str]] = {}
     for path in paths:
-        root = _xml_root(path)
+        root = xml_root(path)
         with naming_file(path):
             for diseases in root.iter("diseases"):
                 if diseases.attrib.get("source") != "intuitive":

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from medpair_tasks.clinical.readers.files import SourceSplits, _big_csv_fields, _field, _json_records
+from medpair_tasks.clinical.readers.files import SourceSplits, big_csv_fields, required_field, json_records
 from medpair_tasks.clinical.records import ClinicalItem
 from medpair_tasks.family.sources import first_existing
 
@@ -28,18 +28,18 @@ def read_medisumqa(folder: Path) -> SourceSplits:
     """
     path = first_existing(folder, MEDISUMQA_FILE)
     items, per_note = [], Counter()
-    for number, row in enumerate(_json_records(path), 1):
+    for number, row in enumerate(json_records(path), 1):
         where = f"{path}: record {number}"
-        note_id = str(_field(row, "note_id", where))
+        note_id = str(required_field(row, "note_id", where))
         letter = row.get("discharge_summary", row.get("without_discharge_summary"))
         if not isinstance(letter, str) or not letter.strip():
             raise ValueError(f"{where}: no discharge_summary (or without_discharge_summary) text")
         items.append(
             ClinicalItem(
                 key=f"{note_id}/{per_note[note_id]}",
-                question=str(_field(row, "Question", where)).strip(),
+                question=str(required_field(row, "Question", where)).strip(),
                 context=letter.strip(),
-                reference=str(_field(row, "Answer", where)).strip(),
+                reference=str(required_field(row, "Answer", where)).strip(),
                 cluster=f"note-{note_id}",
             )
         )
@@ -56,16 +56,16 @@ def read_medisumcode(folder: Path) -> SourceSplits:
     """MeDiSumCode (CLUE): ``MeDiSumCode.json``, records ``{hadm_id, text, icd_codes: [{code, description}]}``."""
     path = first_existing(folder, MEDISUMCODE_FILE)
     items = []
-    for number, row in enumerate(_json_records(path), 1):
+    for number, row in enumerate(json_records(path), 1):
         where = f"{path}: record {number}"
-        codes = tuple(dict.fromkeys(normalise_icd10(str(_field(c, "code", where))) for c in _field(row, "icd_codes", where)))
+        codes = tuple(dict.fromkeys(normalise_icd10(str(required_field(c, "code", where))) for c in required_field(row, "icd_codes", where)))
         if not codes:
             log.info("%s: no ICD-10 codes, not an item", where)
             continue
         items.append(
             ClinicalItem(
-                key=f"hadm{_field(row, 'hadm_id', where)}",
-                context=str(_field(row, "text", where)).strip(),
+                key=f"hadm{required_field(row, 'hadm_id', where)}",
+                context=str(required_field(row, "text", where)).strip(),
                 reference=", ".join(codes),
                 codes=codes,
             )
@@ -133,7 +133,7 @@ def probsum_subjective_column(path: Path, columns: Sequence[str]) -> str:
     return found[0]
 
 
-@_big_csv_fields
+@big_csv_fields
 def read_probsum(folder: Path) -> SourceSplits:
     """BioNLP 2023 Task 1A, problem list summarisation (PhysioNet 2.0.0): train and test CSV files."""
     splits: SourceSplits = {}
