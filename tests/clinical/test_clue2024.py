@@ -257,10 +257,15 @@ def test_bertscore_is_clues_en_sci_with_a_local_override(nine_layer_bert: Path) 
     def unit_vectors(text: str) -> list:
         with torch.no_grad():
             states = model(**tokenizer(text, return_tensors="pt"), output_hidden_states=True).hidden_states[8][0]
-        return [v / v.norm() for v in states[1:-1]]  # without [CLS] and [SEP]
+        return [v / v.norm() for v in states]  # [CLS] first, [SEP] last
 
+    def f1(cand: list, ref: list, rows: slice, cols: slice) -> float:
+        precision = sum(max(float(c @ r) for r in ref[cols]) for c in cand[1:-1]) / len(cand[1:-1])
+        recall = sum(max(float(c @ r) for c in cand[rows]) for r in ref[1:-1]) / len(ref[1:-1])
+        return 2 * precision * recall / (precision + recall)
+
+    # bert_score: [CLS] and [SEP] weigh nothing but may be a token's best match on the other side
     cand, ref = unit_vectors(candidate), unit_vectors(reference_text)
-    precision = sum(max(float(c @ r) for r in ref) for c in cand) / len(cand)
-    recall = sum(max(float(c @ r) for c in cand) for r in ref) / len(ref)
-    assert scores["bertscore_f1"] == pytest.approx(2 * precision * recall / (precision + recall), abs=1e-5)
+    assert scores["bertscore_f1"] == pytest.approx(f1(cand, ref, slice(None), slice(None)), abs=1e-5)
+    assert abs(f1(cand, ref, slice(None), slice(None)) - f1(cand, ref, slice(1, -1), slice(1, -1))) > 1e-4
     assert set(scores) == {"rouge1", "rouge2", "rougeL", "bertscore_f1"}

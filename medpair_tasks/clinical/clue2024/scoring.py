@@ -75,8 +75,10 @@ def score(doc: Mapping[str, Any], extracted: str) -> dict[str, float]:
 
 def bertscore_settings(metadata: Mapping[str, Any]) -> BertScoreConfig:
     """BERTScore as CLUE's ``lang="en-sci"``: SciBERT (uncased) layer 8, 512 tokens, no idf, no
-    rescaling; ``bertscore_model`` names a local copy (tests, offline machines), ``bertscore_layer``
-    another layer."""
+    rescaling, and the ``bert_score`` package's greedy matching (a token's best match may be the
+    other text's ``[CLS]`` or ``[SEP]``); ``bertscore_model`` names a local copy (tests, offline
+    machines), ``bertscore_layer`` another layer."""
     model = str(metadata.get("bertscore_model") or BERTSCORE_MODEL)
     layer = metadata.get("bertscore_layer")
-    return BertScoreConfig(model, BERTSCORE_LAYER if layer is None else int(layer), BERTSCORE_MAX_LENGTH)
+    return BertScoreConfig(model, BERTSCORE_LAYER if layer is None else int(layer), BERTSCORE_MAX_LENGTH,
+                           match_specials=True)
