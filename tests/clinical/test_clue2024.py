@@ -9,6 +9,7 @@ medpair's versions must equal them character for character.
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 from collections import defaultdict
 from functools import cache
@@ -18,6 +19,8 @@ import pytest
 from medpair_testlib import write_tiny_bert
 
 from medpair_tasks.clinical import clue2024
+from medpair_tasks.clinical.clue2024 import hooks as clue_hooks
+from medpair_tasks.clinical.clue2024 import umls
 from medpair_tasks.clinical.truncate import HFCounter
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "clue2024"
@@ -269,3 +272,54 @@ def test_bertscore_is_clues_en_sci_with_a_local_override(nine_layer_bert: Path) 
     assert scores["bertscore_f1"] == pytest.approx(f1(cand, ref, slice(None), slice(None)), abs=1e-5)
     assert abs(f1(cand, ref, slice(None), slice(None)) - f1(cand, ref, slice(1, -1), slice(1, -1))) > 1e-4
     assert set(scores) == {"rouge1", "rouge2", "rougeL", "bertscore_f1"}
+
+
+class _FakeLinker:
+    """Concept names for a few phrases, as a UMLS linker would return them (no spaCy needed)."""
+
+    CONCEPTS = {"hypertension": "Hypertensive disease", "dm2": "Diabetes Mellitus, Non-Insulin-Dependent",
+                "type 2 diabetes": "Diabetes Mellitus, Non-Insulin-Dependent", "ckd": "Chronic Kidney Diseases"}
+
+    def concepts(self, text: str) -> set[str]:
+        return {name for phrase, name in self.CONCEPTS.items() if phrase in text.lower()}
+
+
+def _scispacy(monkeypatch: pytest.MonkeyPatch, installed: bool) -> None:
+    """Make scispaCy and spaCy look installed (or not) to medpair's check, and the linker the fake."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(umls.importlib.util, "find_spec",
+                        lambda name, *rest: (object() if installed else None) if name in ("spacy", "scispacy")
+                        else real(name, *rest))
+    monkeypatch.setattr(clue_hooks, "load_linker", lambda pipeline: _FakeLinker())
+
+
+def test_umls_f1_is_clues_set_rule_on_linked_concepts() -> None:
+    got = umls.umls_scores("Hypertension, DM2 and CKD.", "hypertension; type 2 diabetes", _FakeLinker())
+    assert got == pytest.approx({"umls_precision": 2 / 3, "umls_recall": 1.0, "umls_f1": 0.8})
+    assert umls.umls_scores("no findings", "hypertension", _FakeLinker()) == {
+        "umls_precision": 0.0, "umls_recall": 0.0, "umls_f1": 0.0}
+    assert umls.umls_scores("CKD", "nothing known", _FakeLinker())["umls_recall"] == 0.0
+
+
+def test_umls_scores_are_added_when_a_pipeline_is_named(monkeypatch: pytest.MonkeyPatch, clue_data: Path) -> None:
+    _scispacy(monkeypatch, installed=True)
+    metadata = {"protocol": "clue2024", "dataset": "probsum", "umls_pipeline": "en_core_sci_sm"}
+    doc = {"dataset": "probsum", "reference": "hypertension, type 2 diabetes"}
+    scores = clue2024.ClueTaskHooks("probsum", metadata).score(doc, ["Hypertension and CKD"])
+    assert (scores["umls_precision"], scores["umls_recall"], scores["umls_f1"]) == pytest.approx((0.5, 0.5, 0.5))
+    assert "umls_f1" not in clue2024.ClueTaskHooks("meqsum", {**metadata, "dataset": "meqsum"}).score(
+        {"dataset": "meqsum", "reference": "hypertension"}, ["Hypertension"])  # CLUE reports it for two tasks
+    from lm_eval.tasks import TaskManager
+
+    from medpair_tasks.registry import task_path
+
+    manager = TaskManager(include_path=str(task_path() / "clinical" / "probsum"), include_defaults=False,
+                          metadata={"protocol": "clue2024", "umls_pipeline": "en_core_sci_sm"})
+    task = manager.load(["medpair_probsum"])["tasks"]["medpair_probsum"]
+    assert task.aggregation()["umls_f1"]([0.0, 1.0]) == 0.5 and task.higher_is_better()["umls_f1"] is True
+
+
+def test_umls_without_scispacy_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    _scispacy(monkeypatch, installed=False)
+    with pytest.raises(ValueError, match="pip install scispacy"):
+        clue2024.ClueTaskHooks("medisumqa", {"protocol": "clue2024", "dataset": "medisumqa", "umls_pipeline": "x"})

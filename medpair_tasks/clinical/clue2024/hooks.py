@@ -12,6 +12,7 @@ from medpair_tasks.clinical.clue2024.prompts import LONGHEALTH_SYSTEM, LONGHEALT
 from medpair_tasks.clinical.clue2024.records import data_folder
 from medpair_tasks.clinical.clue2024.repeats import LONGHEALTH_MAX_LEN, longhealth_texts, longhealth_user_turn
 from medpair_tasks.clinical.clue2024.scoring import bertscore_settings, extract_filter, score
+from medpair_tasks.clinical.clue2024.umls import UMLS_DATASETS, UMLS_METRICS, check_umls_pipeline, load_linker, umls_scores
 from medpair_tasks.protocols import CLUE2024
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,12 @@ class ClueTaskHooks:
         self._bertscore: BertScoreConfig | None = None
         if dataset in ("meqsum", "probsum", "medisumqa"):
             self._bertscore = bertscore_settings(metadata)
+        self._umls = check_umls_pipeline(self.metadata) if dataset in UMLS_DATASETS else None
+
+    @property
+    def extra_metrics(self) -> tuple[str, ...]:
+        """Per-item scores beyond the task file's metric list (averaged): CLUE's UMLS scores when asked for."""
+        return UMLS_METRICS if self._umls else ()
 
     @classmethod
     def for_task(cls, metadata: Mapping[str, Any]) -> ClueTaskHooks | None:
@@ -70,9 +77,12 @@ class ClueTaskHooks:
         return [{"role": "system", "content": LONGHEALTH_SYSTEM}, {"role": "user", "content": user}]
 
     def score(self, doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str, float]:
-        """CLUE's scores of the (filtered) generation, with BERTScore F1 for the summaries."""
+        """CLUE's scores of the (filtered) generation, with BERTScore F1 for the summaries and, when
+        ``umls_pipeline`` is given, UMLS precision, recall and F1 for ProbSum and MeDiSumQA."""
         generation = str(results[0]) if results else ""
         scores = score(doc, generation)
+        if self._umls:
+            scores.update(umls_scores(generation, str(doc["reference"]), load_linker(self._umls)))
         if self._bertscore is not None:
             try:
                 pair = generation.strip(), str(doc["reference"]).strip()  # bert_score strips both
