@@ -323,3 +323,20 @@ def test_umls_without_scispacy_says_what_to_install(monkeypatch: pytest.MonkeyPa
     _scispacy(monkeypatch, installed=False)
     with pytest.raises(ValueError, match="pip install scispacy"):
         clue2024.ClueTaskHooks("medisumqa", {"protocol": "clue2024", "dataset": "medisumqa", "umls_pipeline": "x"})
+
+
+def test_longhealth_counts_and_cuts_as_clues_encode_and_decode(clue_data: Path) -> None:
+    """With a tokenizer that adds a beginning-of-text token (Llama, Mistral), CLUE's budget counts it
+    in every ``len(tokenizer.encode(...))`` and its cut document keeps it (``decode(encode(doc)[:n])``)."""
+    from transformers import AutoTokenizer
+
+    expected = json.loads((FIXTURES / "reference" / "longhealth_bos.json").read_text(encoding="utf-8"))
+    counter = HFCounter(AutoTokenizer.from_pretrained(str(FIXTURES / "tokenizer_bos")), "tokenizer_bos")
+    hooks = clue2024.ClueTaskHooks("longhealth_task2", {"protocol": "clue2024", "dataset": "longhealth_task2"})
+    docs = {doc["item_key"]: doc for doc in docs_of("longhealth_task2")}
+    assert sum("<|endoftext|>" in want["user_turn"] for want in expected) > 0  # CLUE's cuts keep the token
+    for want in expected:
+        doc = dict(docs[want["item_key"]])
+        assert doc["clue_documents"] == want["answers"] + want["distractors"]
+        doc["shuffle_order"] = list(range(len(doc["clue_documents"])))  # the reference ran with shuffle=False
+        assert hooks.messages(doc, counter, want["max_model_len"])[1]["content"] == want["user_turn"]

@@ -90,6 +90,30 @@ def longhealth_rounds(benchmark: Mapping[str, Any], seed: int = LONGHEALTH_SEED)
     return docs
 
 
+class ClueCounter:
+    """Token counts and cuts as CLUE's ``create_prompt`` makes them with the model's tokenizer:
+    ``len(tokenizer.encode(text))`` (special tokens included, so a beginning-of-text token counts
+    every time) and ``tokenizer.decode(tokenizer.encode(text)[:n])`` (which keeps that token)."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+
+    def count(self, text: str) -> int:
+        """CLUE's length of ``text``."""
+        return len(self.tokenizer.encode(text))
+
+    def head(self, text: str, n: int) -> str:
+        """CLUE's cut of ``text`` to its first ``n`` tokens."""
+        return self.tokenizer.decode(self.tokenizer.encode(text)[: max(n, 0)])
+
+
+def clue_counter(counter: Any) -> Any:
+    """The run's token counter as CLUE counts: :class:`ClueCounter` over its tokenizer when it has
+    one, else the counter itself (an approximate count)."""
+    tokenizer = getattr(counter, "tokenizer", None)
+    return counter if tokenizer is None else ClueCounter(tokenizer)
+
+
 def _select(doc: Mapping[str, Any], texts: Mapping[str, str], max_len: int | None, counter: Any,
             options: str) -> list[str]:
     """CLUE's ``create_prompt`` selection: whole documents in priority order while they fit, the
