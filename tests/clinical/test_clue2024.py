@@ -109,21 +109,21 @@ def test_longhealth_repeats_share_their_patient_cluster(clue_data: Path) -> None
     assert {len([d for d in docs if d["item_key"].startswith(q + "/")]) for q in by_question} == {5}
 
 
-def test_longhealth_document_cut_equals_clues(clue_data: Path) -> None:
-    """With a budget that cuts documents, setting 1 keeps the same (cut) documents as CLUE."""
-    expected = reference()[("longhealth_task1", "longhealth_cut")]
-    docs = docs_of("longhealth_task1")
+@pytest.mark.parametrize("task", ("longhealth_task1", "longhealth_task2", "longhealth_task3"))
+def test_longhealth_cut_documents_and_their_draws_equal_clues(task: str, clue_data: Path) -> None:
+    """With budgets that cut documents (CLUE's ``--max_len 1100``, a 1,300-token model), CLUE
+    shuffles the documents it keeps, so every later draw depends on the cuts: medpair's documents,
+    drawn with the run's tokenizer and budget, and prompts equal CLUE's."""
+    expected = reference()[(task, "longhealth_cut")]
+    metadata = {"protocol": "clue2024", "dataset": task, "tokenizer": str(TOKENIZER), "max_length": 1300,
+                "longhealth_max_len": 1100}
+    docs = clue2024.clue_docs(task, DATA / "longhealth", "test", metadata)
+    assert sum(None in want["documents"] for want in expected) > 0  # the budget did cut
     counter = HFCounter(tokenizer(), str(TOKENIZER))
-    texts = clue2024.longhealth_texts(DATA / "longhealth")
-    limit = 1100 - counter.count(clue2024.LONGHEALTH_SYSTEM)
-    cut = 0
+    hooks = clue2024.ClueTaskHooks(task, metadata)
+    assert [d["item_key"] for d in docs] == [e["item_key"] for e in expected]
     for doc, want in zip(docs, expected):
-        turn = clue2024.longhealth_user_turn(doc, texts, limit, counter)
-        block = turn.split("--------------BEGIN DOCUMENTS--------------\n\n", 1)[1]
-        chunks = block.split("\n\n--------------END DOCUMENTS", 1)[0].split("\n\n--------------\n\n")
-        assert sorted(chunks) == sorted(want["chunks"])
-        cut += None in want["documents"]
-    assert cut > 0  # the budget did cut
+        assert render(hooks.messages(doc, counter, 1300)) == want["prompt"]
 
 
 def test_generation_lengths_equal_clues() -> None:

@@ -11,7 +11,7 @@ from medpair_tasks.clinical.bertscore import BertScoreConfig, scorer
 from medpair_tasks.clinical.clue2024.prompts import LONGHEALTH_SYSTEM, LONGHEALTH_TASKS, prompt_of
 from medpair_tasks.clinical.clue2024.records import data_folder
 from medpair_tasks.clinical.clue2024.repeats import (
-    LONGHEALTH_MAX_LEN, clue_counter, longhealth_texts, longhealth_user_turn,
+    clue_counter, longhealth_limit, longhealth_texts, longhealth_user_turn,
 )
 from medpair_tasks.clinical.clue2024.scoring import bertscore_settings, extract_filter, score
 from medpair_tasks.clinical.clue2024.umls import UMLS_DATASETS, UMLS_METRICS, check_umls_pipeline, load_linker, umls_scores
@@ -71,11 +71,7 @@ class ClueTaskHooks:
             return [dict(turn) for turn in doc["messages"]]
         texts = longhealth_texts(data_folder(self.dataset))
         counter = clue_counter(counter)
-        limit = LONGHEALTH_MAX_LEN if self.dataset == "longhealth_task1" else max_length
-        if counter is not None and limit is not None:
-            limit -= counter.count(LONGHEALTH_SYSTEM)
-        else:
-            limit = None
+        limit = longhealth_limit(LONGHEALTH_TASKS[self.dataset], self.metadata, max_length, counter)
         user = longhealth_user_turn(doc, texts, limit, counter)
         return [{"role": "system", "content": LONGHEALTH_SYSTEM}, {"role": "user", "content": user}]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from medpair_tasks.clinical.clue2024.prompts import LONGHEALTH_TASKS, LONGHEALTH_USER
+from medpair_tasks.clinical.clue2024.prompts import LONGHEALTH_SYSTEM, LONGHEALTH_TASKS, LONGHEALTH_USER
 from medpair_tasks.clinical.clue2024.records import FILES
 
 
@@ -54,26 +54,33 @@ def _repeat_doc(patient: str, index: int, repeat: int, question: dict, documents
     }
 
 
-def longhealth_rounds(benchmark: Mapping[str, Any], seed: int = LONGHEALTH_SEED) -> dict[str, list[dict[str, Any]]]:
+def longhealth_rounds(benchmark: Mapping[str, Any], seed: int = LONGHEALTH_SEED,
+                      size_of: Callable[[dict[str, Any], int], int] | None = None) -> dict[str, list[dict[str, Any]]]:
     """The scored repeats of the three LongHealth settings, drawn as CLUE's ``eval_LongHealth.py`` does.
 
     One generator serves all draws in CLUE's order: setting 1 (five shuffles of the patient's
     documents per question), then per question ten rounds of ``random.sample`` of distractors
     from the other patients and a shuffle (odd rounds: setting 2, even rounds: setting 3).
-    Documents are ``<patient>/<text id>`` in priority order (answer documents first);
-    ``shuffle_order`` is the shuffled order of all of them.
+    Documents are ``<patient>/<text id>`` in priority order (answer documents first). CLUE
+    shuffles the documents its token budget keeps: ``size_of(doc, setting)`` says how many that
+    is (:func:`kept_count`); without it every document is kept. ``shuffle_order`` is the
+    shuffled order of the kept ones.
     """
     rng = random.Random(seed)
     patients = {pid: p for pid, p in benchmark.items() if isinstance(p, dict) and "texts" in p}
     docs: dict[str, list[dict[str, Any]]] = {name: [] for name in LONGHEALTH_TASKS}
+
+    def shuffled(doc: dict[str, Any], setting: int) -> dict[str, Any]:
+        size = len(doc["clue_documents"]) if size_of is None else size_of(doc, setting)
+        return {**doc, "shuffle_order": _permutation(rng, size)}
+
     for pid, patient in patients.items():
         for index, question in enumerate(patient["questions"]):
             answers = [f"{pid}/{t}" for t in question["answer_location"]]
             others = [f"{pid}/{t}" for t in patient["texts"] if t not in question["answer_location"]]
             for repeat in range(LONGHEALTH_REPEATS):
-                order = _permutation(rng, len(answers) + len(others))
-                docs["longhealth_task1"].append(_repeat_doc(pid, index, repeat, question, answers + others,
-                                                            len(answers), order, _gold_letter(question)))
+                doc = _repeat_doc(pid, index, repeat, question, answers + others, len(answers), [], _gold_letter(question))
+                docs["longhealth_task1"].append(shuffled(doc, 1))
     for pid, patient in patients.items():
         pool = [f"{other}/{t}" for other, record in patients.items() if other != pid for t in record["texts"]]
         for index, question in enumerate(patient["questions"]):
@@ -81,12 +88,12 @@ def longhealth_rounds(benchmark: Mapping[str, Any], seed: int = LONGHEALTH_SEED)
             answers = [f"{pid}/{t}" for t in question["answer_location"]]
             for round_ in range(LONGHEALTH_ROUNDS):
                 distractors = rng.sample(pool, min(LONGHEALTH_DISTRACTORS, len(pool)))
-                setting2 = round_ % 2 == 1
-                documents = answers + distractors if setting2 else distractors
-                order = _permutation(rng, len(documents))
-                name, gold = ("longhealth_task2", _gold_letter(extended)) if setting2 else ("longhealth_task3", "F")
-                docs[name].append(_repeat_doc(pid, index, round_ // 2, extended, documents,
-                                              len(answers) if setting2 else 0, order, gold))
+                setting = 2 if round_ % 2 == 1 else 3
+                documents = answers + distractors if setting == 2 else distractors
+                gold = _gold_letter(extended) if setting == 2 else "F"
+                doc = _repeat_doc(pid, index, round_ // 2, extended, documents,
+                                  len(answers) if setting == 2 else 0, [], gold)
+                docs[f"longhealth_task{setting}"].append(shuffled(doc, setting))
     return docs
 
 
@@ -97,10 +104,13 @@ class ClueCounter:
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
+        self._lengths: dict[str, int] = {}  # LongHealth counts each document many times
 
     def count(self, text: str) -> int:
         """CLUE's length of ``text``."""
-        return len(self.tokenizer.encode(text))
+        if text not in self._lengths:
+            self._lengths[text] = len(self.tokenizer.encode(text))
+        return self._lengths[text]
 
     def head(self, text: str, n: int) -> str:
         """CLUE's cut of ``text`` to its first ``n`` tokens."""
@@ -138,13 +148,33 @@ def _select(doc: Mapping[str, Any], texts: Mapping[str, str], max_len: int | Non
     return chosen
 
 
+def _options_text(doc: Mapping[str, Any]) -> str:
+    labels = "ABCDEF"[: len(doc["options"])]
+    return "\n".join(f"{label}: {option}" for label, option in zip(labels, doc["options"]))
+
+
+def kept_count(doc: Mapping[str, Any], texts: Mapping[str, str], max_len: int | None, counter: Any) -> int:
+    """How many documents of a repeat CLUE's ``create_prompt`` keeps (and then shuffles)."""
+    return len(_select(doc, texts, max_len, counter, _options_text(doc)))
+
+
+def longhealth_limit(setting: int, metadata: Mapping[str, Any], max_length: int | None, counter: Any) -> int | None:
+    """CLUE's document budget of a setting: its ``--max_len`` in setting 1 (``longhealth_max_len``,
+    8,140 by default), the model's context in settings 2 and 3, each less the system prompt;
+    None when no counter or length is known."""
+    limit = int(metadata.get("longhealth_max_len") or LONGHEALTH_MAX_LEN) if setting == 1 else max_length
+    if counter is None or limit is None:
+        return None
+    return limit - counter.count(LONGHEALTH_SYSTEM)
+
+
 def longhealth_user_turn(doc: Mapping[str, Any], texts: Mapping[str, str], max_len: int | None = None,
                          counter: Any = None) -> str:
     """The user turn of one LongHealth repeat: its documents in the repeat's shuffled order."""
-    labels = "ABCDEF"[: len(doc["options"])]
-    options = "\n".join(f"{label}: {option}" for label, option in zip(labels, doc["options"]))
+    options = _options_text(doc)
     chosen = _select(doc, texts, max_len, counter, options)
-    order = [i for i in doc["shuffle_order"] if i < len(chosen)]  # a cut list keeps the repeat's relative order
+    # drawn with this budget, the order covers the kept documents; drawn without, their relative order
+    order = [i for i in doc["shuffle_order"] if i < len(chosen)]
     joined = f"\n\n{DOCUMENT_SEPARATOR}\n\n".join(chosen[i] for i in order)
     return LONGHEALTH_USER.format(documents=joined, question_text=doc["question"], options=options)
 
