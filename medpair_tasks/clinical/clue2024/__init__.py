@@ -16,7 +16,10 @@ chat template. Reproduced here, fact by fact:
   not); settings 2 and 3 come from ten rounds per question (odd rounds setting 2, even rounds
   setting 3), each with ten documents of other patients drawn by ``random.sample``. CLUE draws
   from Python's global random generator without a seed; medpair replays the same calls in the
-  same order on ``random.Random(LONGHEALTH_SEED)`` (:func:`longhealth_rounds`). Each repeat is
+  same order on ``random.Random(LONGHEALTH_SEED)`` (:func:`longhealth_rounds`). CLUE shuffles
+  the documents its budget keeps (lengths ``len(tokenizer.encode(text))``, cuts
+  ``decode(encode(text)[:n])``: :class:`repeats.ClueCounter`), so the draws use the run's
+  tokenizer and context when the model arguments name them. Each repeat is
   its own scored document (item key ``<patient>/q<NN>/r<j>``), scored as CLUE does (the mean over
   all repeats); every repeat carries the patient as its cluster, so ``medpair compare``
   resamples a patient's questions, with all their repeats, together.
@@ -25,13 +28,14 @@ chat template. Reproduced here, fact by fact:
 - **Scoring** (:func:`score`): MedNLI correct when the gold label occurs exactly once in the
   upper-cased generation; LongHealth's ``The correct answer is X:`` against CLUE's gold letter
   (``F`` in setting 3); MeDiSumCode's code lists (duplicates counted); ROUGE as ``evaluate``'s
-  ``rouge``; BERTScore with ``lang="en-sci"`` (``allenai/scibert_scivocab_uncased``, layer 8).
-
+  ``rouge``; BERTScore with ``lang="en-sci"`` (``allenai/scibert_scivocab_uncased``, layer 8,
+  ``bert_score``'s greedy matching); UMLS precision/recall/F1 (ProbSum, MeDiSumQA) when a
+  scispaCy pipeline is named (:mod:`.umls`).
 
 The package's modules: :mod:`.prompts` (the turns), :mod:`.records` (reading and shuffling
 CLUE's files), :mod:`.repeats` (LongHealth's draws and user turn), :mod:`.docs` (the lm-eval
-documents), :mod:`.scoring` (extraction, scores, BERTScore settings), :mod:`.hooks` (what the
-clinical task does differently).
+documents), :mod:`.scoring` (extraction, scores, BERTScore settings), :mod:`.umls` (UMLS F1),
+:mod:`.hooks` (what the clinical task does differently).
 """
 
 from medpair_tasks.clinical.clue2024.docs import clue_docs, load_splits
