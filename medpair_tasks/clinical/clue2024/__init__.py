@@ -52,3 +52,12 @@ from medpair_tasks.clinical.clue2024.scoring import (
     BERTSCORE_LAYER, BERTSCORE_MAX_LENGTH, BERTSCORE_MODEL, bertscore_settings, extract, extract_filter, icd_scores,
     longhealth_choice, mednli_correct, score,
 )
+
+__all__ = [
+    "BERTSCORE_LAYER", "BERTSCORE_MAX_LENGTH", "BERTSCORE_MODEL", "bertscore_settings", "CANNOT_ANSWER",
+    "CLUE_DATASETS", "clue_docs", "clue_order", "CluePrompt", "ClueTaskHooks", "extract", "extract_filter",
+    "FILES", "icd_scores", "load_splits", "longhealth_choice", "LONGHEALTH_MAX_LEN", "LONGHEALTH_PROMPT",
+    "longhealth_rounds", "LONGHEALTH_SEED", "LONGHEALTH_SYSTEM", "LONGHEALTH_TASKS", "longhealth_texts",
+    "LONGHEALTH_USER", "longhealth_user_turn", "mednli_correct", "messages_of", "prompt_of", "PROMPTS",
+    "read_records", "score", "SHUFFLE_SEED",
+]
