@@ -19,6 +19,7 @@ import pytest
 from medpair_testlib import write_tiny_bert
 
 from medpair_tasks.clinical import clue2024
+from medpair_tasks.clinical.bertscore import BertScoreConfig, scorer
 from medpair_tasks.clinical.clue2024 import hooks as clue_hooks
 from medpair_tasks.clinical.clue2024 import umls
 from medpair_tasks.clinical.truncate import HFCounter
@@ -270,8 +271,30 @@ def test_bertscore_is_clues_en_sci_with_a_local_override(nine_layer_bert: Path) 
     # bert_score: [CLS] and [SEP] weigh nothing but may be a token's best match on the other side
     cand, ref = unit_vectors(candidate), unit_vectors(reference_text)
     assert scores["bertscore_f1"] == pytest.approx(f1(cand, ref, slice(None), slice(None)), abs=1e-5)
-    assert abs(f1(cand, ref, slice(None), slice(None)) - f1(cand, ref, slice(1, -1), slice(1, -1))) > 1e-4
+    words = ["aspirin", "dose", "pain", "chest", "hypertension", "diabetes", "type", "what", "aspirin"]
+    settings = clue2024.bertscore_settings({"bertscore_model": str(nine_layer_bert)})
     assert set(scores) == {"rouge1", "rouge2", "rougeL", "bertscore_f1"}
+    for one, other in zip(words, words[1:]):  # one-token texts: [CLS] or [SEP] is often the best match
+        cand, ref = unit_vectors(one), unit_vectors(other)
+        assert scorer(settings).score(one, other)[2] == pytest.approx(f1(cand, ref, slice(None), slice(None)), abs=1e-5)
+
+
+def test_bertscore_matching_lets_a_special_token_be_the_best_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit vectors chosen so that the reference's [SEP] is the candidate word's best match: bert_score
+    (CLUE) scores precision 1 for it, the special-free rule (medpair's own) the cosine to the word."""
+    import torch
+
+    from medpair_tasks.clinical.bertscore import BertScorer
+
+    vectors = {"cand": torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]),  # [CLS] word [SEP]
+               "ref": torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])}
+    special = torch.tensor([True, False, True])
+    monkeypatch.setattr(BertScorer, "__init__", lambda self, config: setattr(self, "config", config))
+    monkeypatch.setattr(BertScorer, "_embed", lambda self, text: (vectors[text], special))
+    clue = BertScorer(clue2024.bertscore_settings({})).score("cand", "ref")
+    own = BertScorer(BertScoreConfig("any", 8)).score("cand", "ref")
+    assert clue == pytest.approx((1.0, 0.8, 2 * 0.8 / 1.8))  # the word matches [SEP]; ref's word matches cand's
+    assert own == pytest.approx((0.8, 0.8, 0.8))
 
 
 class _FakeLinker:
