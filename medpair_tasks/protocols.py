@@ -78,10 +78,12 @@ CLUE2024 = Protocol(
     grammar="medpair_tasks.clinical.clue2024.PROMPTS: CLUE's system prompts and turns through the model's chat template",
     profiles="none: every model's own chat template",
     draws="medpair_tasks.clinical.clue2024: random.seed(1) shuffle, the first shots are the demonstrations; "
-    "LongHealth's document shuffles and distractor samples on random.Random(1)",
+    "LongHealth's document shuffles (of the documents the model's budget keeps) and distractor samples on "
+    "random.Random(1)",
     populations="the file CLUE reads, less the demonstrations; LongHealth five repeats per question and setting",
     shots=3,  # MedNLI, MeQSum, ProbSum; MeDiSumQA and MeDiSumCode 1, LongHealth 0 (clue2024.PROMPTS)
-    scoring="sampled generation (temperature 1), CLUE's max tokens per task; BERTScore en-sci (SciBERT layer 8)",
+    scoring="sampled generation (temperature 1), CLUE's max tokens per task; BERTScore en-sci (SciBERT layer 8, "
+    "bert_score's matching); UMLS F1 with a user-supplied scispaCy pipeline",
     generation_stops="end of sequence",
     extraction="medpair_tasks.clinical.clue2024.extract",
 )

@@ -46,6 +46,9 @@ class BertScoreConfig:
     model: str
     layer: int | None
     max_length: int = MAX_TOKENS  # tokens per text, special tokens included
+    # True: as bert_score's greedy matching, a token's best match may be the other text's [CLS] or
+    # [SEP] (which carry no weight themselves); False: special tokens are left out on both sides
+    match_specials: bool = False
 
 
 def bertscore_config(metadata: Mapping[str, Any]) -> BertScoreConfig | None:
@@ -78,7 +81,8 @@ class BertScorer:
         self.tokenizer = AutoTokenizer.from_pretrained(config.model, local_files_only=True)
         self.model = AutoModel.from_pretrained(config.model, local_files_only=True).eval()
 
-    def _embed(self, text: str) -> Any:
+    def _embed(self, text: str) -> tuple[Any, Any]:
+        """Unit vectors of every token of ``text`` at the configured layer, and which are special."""
         import torch
 
         enc = self.tokenizer(text, return_tensors="pt", truncation=True, max_length=self.config.max_length,
@@ -87,19 +91,21 @@ class BertScorer:
         with torch.no_grad():
             out = self.model(**enc, output_hidden_states=True)
         layer = -1 if self.config.layer is None else self.config.layer
-        states = out.hidden_states[layer][0][~special]
-        return torch.nn.functional.normalize(states, dim=-1)
+        return torch.nn.functional.normalize(out.hidden_states[layer][0], dim=-1), special
 
     def score(self, candidate: str, reference: str) -> tuple[float, float, float]:
         """(precision, recall, F1) of one candidate against one reference; zeros for empty text."""
         if not candidate.strip() or not reference.strip():
             return 0.0, 0.0, 0.0
-        cand, ref = self._embed(candidate), self._embed(reference)
-        if len(cand) == 0 or len(ref) == 0:
+        (cand, cand_special), (ref, ref_special) = self._embed(candidate), self._embed(reference)
+        if cand_special.all() or ref_special.all():
             return 0.0, 0.0, 0.0
+        if not self.config.match_specials:
+            cand, ref = cand[~cand_special], ref[~ref_special]
+            cand_special, ref_special = cand_special[~cand_special], ref_special[~ref_special]
         sim = cand @ ref.T
-        precision = float(sim.max(dim=1).values.mean())
-        recall = float(sim.max(dim=0).values.mean())
+        precision = float(sim[~cand_special].max(dim=1).values.mean())
+        recall = float(sim[:, ~ref_special].max(dim=0).values.mean())
         f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
         return precision, recall, f1
 

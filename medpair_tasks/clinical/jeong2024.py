@@ -189,11 +189,11 @@ def _n2c2_split(folder: Path, split: str, disease: str) -> list[Item]:
     joined with every record of that id (the records' text untouched)."""
     record_files, annotation_file = N2C2_FILES[split]
     records = [(doc.attrib["id"], text.text or "")
-               for file in record_files for docs in readers._xml_root(first_existing(folder, file))
+               for file in record_files for docs in readers.xml_root(first_existing(folder, file))
                for doc in docs for text in doc]
     name = readers.N2C2_DISEASES[disease]
     items = []
-    for diseases in readers._xml_root(first_existing(folder, annotation_file)):
+    for diseases in readers.xml_root(first_existing(folder, annotation_file)):
         for judged in (d for d in diseases if d.attrib.get("name") == name):
             for doc in judged:
                 judgment = readers.N2C2_JUDGMENTS.get(doc.attrib["judgment"])
@@ -238,7 +238,7 @@ def reference_sense(long_form: str) -> str:
     return " / ".join(dict.fromkeys(variant.lower() for variant in long_form.split(";")))
 
 
-@readers._big_csv_fields
+@readers.big_csv_fields
 def _acronym_rows(folder: Path, dataset: str) -> tuple[list[dict[str, str]], list[str], dict[str, list[str]]]:
     path = first_existing(folder, ACRONYM_FILES[dataset])
     with path.open(encoding="utf-8", newline="") as source:

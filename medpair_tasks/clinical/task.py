@@ -171,6 +171,20 @@ class ClinicalTask(SourceDisjointTask):
             scores["bertscore_f1"] = scorer(self._bertscore).score(str(generation).strip(), doc["reference"])[2]
         return scores
 
+    def aggregation(self) -> dict[str, Any]:
+        """lm-eval's aggregations, and the mean for the scores the protocol adds (CLUE's UMLS scores)."""
+        from lm_eval.api.metrics import mean
+
+        clue = getattr(self, "_clue", None)  # lm-eval's __init__ may ask before the hooks exist
+        extra = clue.extra_metrics if clue is not None else ()
+        return {**super().aggregation(), **{name: mean for name in extra}}
+
+    def higher_is_better(self) -> dict[str, Any]:
+        """lm-eval's directions, and higher-is-better for the scores the protocol adds."""
+        clue = getattr(self, "_clue", None)
+        extra = clue.extra_metrics if clue is not None else ()
+        return {**super().higher_is_better(), **{name: True for name in extra}}
+
     def truncation_summary(self) -> dict[str, Any]:
         """What truncation did in this run: the budget, the counts, the cut items' keys."""
         budget = self._get_budget()

@@ -10,6 +10,7 @@ import pytest
 
 from clinical_testlib import CANARY, FIXTURES
 from medpair_tasks.clinical import readers
+from medpair_tasks.clinical.readers import acronyms
 from medpair_tasks.clinical.longhealth import CANNOT_ANSWER, pack, read_longhealth
 from medpair_tasks.clinical.roles import clinical_roles, fewshot_items, partition, scored_items
 from medpair_tasks.clinical.sources import CLINICAL_SOURCES, CREDENTIALED, load_clinical
@@ -129,7 +130,7 @@ def test_mimic_acronym_inventory(clinical_dir):
 
 def test_option_cap_keeps_most_frequent_senses():
     rows = [(f"k{i}", "X", f"sense{i % 12}", "ctx") for i in range(12)] + [("k99", "X", "sense0", "ctx")]
-    items = readers._acronym_items(rows, None, "test")
+    items = acronyms._acronym_items(rows, None, "test")
     assert all(len(x.options) == 10 for x in items) and "sense0" in items[0].options
     assert len(items) == 11  # the two senses beyond ten letters drop their rows (one each), sense0 is kept
 
@@ -144,6 +145,21 @@ def test_generative_readers(clinical_dir):
     prob = readers.read_probsum(clinical_dir / "probsum")
     assert len(prob["train"]) == 6 and len(prob["test"]) == 5
     assert prob["test"][0].context.startswith("Subjective:\n") and "\n\nAssessment:\n" in prob["test"][0].context
+
+
+def test_probsum_reads_each_file_under_its_own_column_names(clinical_dir):
+    """The release spells the note sections "Subjective Sections" in its training file and
+    "Subjectives" in its test file (the column CLUE's prompt reads); a file with neither is refused."""
+    folder = clinical_dir / "probsum"
+    headers = {split: (folder / name).read_text(encoding="utf-8").splitlines()[0].split(",")
+               for split, name in readers.PROBSUM_FILES.items()}
+    assert "Subjective Sections" in headers["train"] and "Subjectives" in headers["test"]
+    test_items = readers.read_probsum(folder)["test"]
+    assert test_items[0].context.startswith("Subjective:\n[SYNTHETIC-NOTE")
+    path = folder / readers.PROBSUM_FILES["test"]
+    path.write_text(path.read_text(encoding="utf-8").replace("Subjectives", "Notes", 1), encoding="utf-8")
+    with pytest.raises(DataUnavailable, match="'Subjective Sections' or 'Subjectives'"):
+        load_clinical("probsum")
 
 
 def test_longhealth_settings(clinical_dir):

@@ -9,6 +9,7 @@ medpair's versions must equal them character for character.
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 from collections import defaultdict
 from functools import cache
@@ -18,6 +19,9 @@ import pytest
 from medpair_testlib import write_tiny_bert
 
 from medpair_tasks.clinical import clue2024
+from medpair_tasks.clinical.bertscore import BertScoreConfig, scorer
+from medpair_tasks.clinical.clue2024 import hooks as clue_hooks
+from medpair_tasks.clinical.clue2024 import umls
 from medpair_tasks.clinical.truncate import HFCounter
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "clue2024"
@@ -106,21 +110,21 @@ def test_longhealth_repeats_share_their_patient_cluster(clue_data: Path) -> None
     assert {len([d for d in docs if d["item_key"].startswith(q + "/")]) for q in by_question} == {5}
 
 
-def test_longhealth_document_cut_equals_clues(clue_data: Path) -> None:
-    """With a budget that cuts documents, setting 1 keeps the same (cut) documents as CLUE."""
-    expected = reference()[("longhealth_task1", "longhealth_cut")]
-    docs = docs_of("longhealth_task1")
+@pytest.mark.parametrize("task", ("longhealth_task1", "longhealth_task2", "longhealth_task3"))
+def test_longhealth_cut_documents_and_their_draws_equal_clues(task: str, clue_data: Path) -> None:
+    """With budgets that cut documents (CLUE's ``--max_len 1100``, a 1,300-token model), CLUE
+    shuffles the documents it keeps, so every later draw depends on the cuts: medpair's documents,
+    drawn with the run's tokenizer and budget, and prompts equal CLUE's."""
+    expected = reference()[(task, "longhealth_cut")]
+    metadata = {"protocol": "clue2024", "dataset": task, "tokenizer": str(TOKENIZER), "max_length": 1300,
+                "longhealth_max_len": 1100}
+    docs = clue2024.clue_docs(task, DATA / "longhealth", "test", metadata)
+    assert sum(None in want["documents"] for want in expected) > 0  # the budget did cut
     counter = HFCounter(tokenizer(), str(TOKENIZER))
-    texts = clue2024.longhealth_texts(DATA / "longhealth")
-    limit = 1100 - counter.count(clue2024.LONGHEALTH_SYSTEM)
-    cut = 0
+    hooks = clue2024.ClueTaskHooks(task, metadata)
+    assert [d["item_key"] for d in docs] == [e["item_key"] for e in expected]
     for doc, want in zip(docs, expected):
-        turn = clue2024.longhealth_user_turn(doc, texts, limit, counter)
-        block = turn.split("--------------BEGIN DOCUMENTS--------------\n\n", 1)[1]
-        chunks = block.split("\n\n--------------END DOCUMENTS", 1)[0].split("\n\n--------------\n\n")
-        assert sorted(chunks) == sorted(want["chunks"])
-        cut += None in want["documents"]
-    assert cut > 0  # the budget did cut
+        assert render(hooks.messages(doc, counter, 1300)) == want["prompt"]
 
 
 def test_generation_lengths_equal_clues() -> None:
@@ -257,10 +261,105 @@ def test_bertscore_is_clues_en_sci_with_a_local_override(nine_layer_bert: Path) 
     def unit_vectors(text: str) -> list:
         with torch.no_grad():
             states = model(**tokenizer(text, return_tensors="pt"), output_hidden_states=True).hidden_states[8][0]
-        return [v / v.norm() for v in states[1:-1]]  # without [CLS] and [SEP]
+        return [v / v.norm() for v in states]  # [CLS] first, [SEP] last
 
+    def f1(cand: list, ref: list, rows: slice, cols: slice) -> float:
+        precision = sum(max(float(c @ r) for r in ref[cols]) for c in cand[1:-1]) / len(cand[1:-1])
+        recall = sum(max(float(c @ r) for c in cand[rows]) for r in ref[1:-1]) / len(ref[1:-1])
+        return 2 * precision * recall / (precision + recall)
+
+    # bert_score: [CLS] and [SEP] weigh nothing but may be a token's best match on the other side
     cand, ref = unit_vectors(candidate), unit_vectors(reference_text)
-    precision = sum(max(float(c @ r) for r in ref) for c in cand) / len(cand)
-    recall = sum(max(float(c @ r) for c in cand) for r in ref) / len(ref)
-    assert scores["bertscore_f1"] == pytest.approx(2 * precision * recall / (precision + recall), abs=1e-5)
+    assert scores["bertscore_f1"] == pytest.approx(f1(cand, ref, slice(None), slice(None)), abs=1e-5)
+    words = ["aspirin", "dose", "pain", "chest", "hypertension", "diabetes", "type", "what", "aspirin"]
+    settings = clue2024.bertscore_settings({"bertscore_model": str(nine_layer_bert)})
     assert set(scores) == {"rouge1", "rouge2", "rougeL", "bertscore_f1"}
+    for one, other in zip(words, words[1:]):  # one-token texts: [CLS] or [SEP] is often the best match
+        cand, ref = unit_vectors(one), unit_vectors(other)
+        assert scorer(settings).score(one, other)[2] == pytest.approx(f1(cand, ref, slice(None), slice(None)), abs=1e-5)
+
+
+def test_bertscore_matching_lets_a_special_token_be_the_best_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit vectors chosen so that the reference's [SEP] is the candidate word's best match: bert_score
+    (CLUE) scores precision 1 for it, the special-free rule (medpair's own) the cosine to the word."""
+    import torch
+
+    from medpair_tasks.clinical.bertscore import BertScorer
+
+    vectors = {"cand": torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]),  # [CLS] word [SEP]
+               "ref": torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])}
+    special = torch.tensor([True, False, True])
+    monkeypatch.setattr(BertScorer, "__init__", lambda self, config: setattr(self, "config", config))
+    monkeypatch.setattr(BertScorer, "_embed", lambda self, text: (vectors[text], special))
+    clue = BertScorer(clue2024.bertscore_settings({})).score("cand", "ref")
+    own = BertScorer(BertScoreConfig("any", 8)).score("cand", "ref")
+    assert clue == pytest.approx((1.0, 0.8, 2 * 0.8 / 1.8))  # the word matches [SEP]; ref's word matches cand's
+    assert own == pytest.approx((0.8, 0.8, 0.8))
+
+
+class _FakeLinker:
+    """Concept names for a few phrases, as a UMLS linker would return them (no spaCy needed)."""
+
+    CONCEPTS = {"hypertension": "Hypertensive disease", "dm2": "Diabetes Mellitus, Non-Insulin-Dependent",
+                "type 2 diabetes": "Diabetes Mellitus, Non-Insulin-Dependent", "ckd": "Chronic Kidney Diseases"}
+
+    def concepts(self, text: str) -> set[str]:
+        return {name for phrase, name in self.CONCEPTS.items() if phrase in text.lower()}
+
+
+def _scispacy(monkeypatch: pytest.MonkeyPatch, installed: bool) -> None:
+    """Make scispaCy and spaCy look installed (or not) to medpair's check, and the linker the fake."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(umls.importlib.util, "find_spec",
+                        lambda name, *rest: (object() if installed else None) if name in ("spacy", "scispacy")
+                        else real(name, *rest))
+    monkeypatch.setattr(clue_hooks, "load_linker", lambda pipeline: _FakeLinker())
+
+
+def test_umls_f1_is_clues_set_rule_on_linked_concepts() -> None:
+    got = umls.umls_scores("Hypertension, DM2 and CKD.", "hypertension; type 2 diabetes", _FakeLinker())
+    assert got == pytest.approx({"umls_precision": 2 / 3, "umls_recall": 1.0, "umls_f1": 0.8})
+    assert umls.umls_scores("no findings", "hypertension", _FakeLinker()) == {
+        "umls_precision": 0.0, "umls_recall": 0.0, "umls_f1": 0.0}
+    assert umls.umls_scores("CKD", "nothing known", _FakeLinker())["umls_recall"] == 0.0
+
+
+def test_umls_scores_are_added_when_a_pipeline_is_named(monkeypatch: pytest.MonkeyPatch, clue_data: Path) -> None:
+    _scispacy(monkeypatch, installed=True)
+    metadata = {"protocol": "clue2024", "dataset": "probsum", "umls_pipeline": "en_core_sci_sm"}
+    doc = {"dataset": "probsum", "reference": "hypertension, type 2 diabetes"}
+    scores = clue2024.ClueTaskHooks("probsum", metadata).score(doc, ["Hypertension and CKD"])
+    assert (scores["umls_precision"], scores["umls_recall"], scores["umls_f1"]) == pytest.approx((0.5, 0.5, 0.5))
+    assert "umls_f1" not in clue2024.ClueTaskHooks("meqsum", {**metadata, "dataset": "meqsum"}).score(
+        {"dataset": "meqsum", "reference": "hypertension"}, ["Hypertension"])  # CLUE reports it for two tasks
+    from lm_eval.tasks import TaskManager
+
+    from medpair_tasks.registry import task_path
+
+    manager = TaskManager(include_path=str(task_path() / "clinical" / "probsum"), include_defaults=False,
+                          metadata={"protocol": "clue2024", "umls_pipeline": "en_core_sci_sm"})
+    task = manager.load(["medpair_probsum"])["tasks"]["medpair_probsum"]
+    assert task.aggregation()["umls_f1"]([0.0, 1.0]) == 0.5 and task.higher_is_better()["umls_f1"] is True
+
+
+def test_umls_without_scispacy_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    _scispacy(monkeypatch, installed=False)
+    with pytest.raises(ValueError, match="pip install scispacy"):
+        clue2024.ClueTaskHooks("medisumqa", {"protocol": "clue2024", "dataset": "medisumqa", "umls_pipeline": "x"})
+
+
+def test_longhealth_counts_and_cuts_as_clues_encode_and_decode(clue_data: Path) -> None:
+    """With a tokenizer that adds a beginning-of-text token (Llama, Mistral), CLUE's budget counts it
+    in every ``len(tokenizer.encode(...))`` and its cut document keeps it (``decode(encode(doc)[:n])``)."""
+    from transformers import AutoTokenizer
+
+    expected = json.loads((FIXTURES / "reference" / "longhealth_bos.json").read_text(encoding="utf-8"))
+    counter = HFCounter(AutoTokenizer.from_pretrained(str(FIXTURES / "tokenizer_bos")), "tokenizer_bos")
+    hooks = clue2024.ClueTaskHooks("longhealth_task2", {"protocol": "clue2024", "dataset": "longhealth_task2"})
+    docs = {doc["item_key"]: doc for doc in docs_of("longhealth_task2")}
+    assert sum("<|endoftext|>" in want["user_turn"] for want in expected) > 0  # CLUE's cuts keep the token
+    for want in expected:
+        doc = dict(docs[want["item_key"]])
+        assert doc["clue_documents"] == want["answers"] + want["distractors"]
+        doc["shuffle_order"] = list(range(len(doc["clue_documents"])))  # the reference ran with shuffle=False
+        assert hooks.messages(doc, counter, want["max_model_len"])[1]["content"] == want["user_turn"]

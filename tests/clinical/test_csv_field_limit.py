@@ -26,10 +26,10 @@ def _write_probsum(folder: Path, subjective: str) -> None:
     folder.mkdir()
     for split, name in readers.PROBSUM_FILES.items():
         with (folder / name).open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=readers.PROBSUM_COLUMNS)
+            writer = csv.DictWriter(handle, fieldnames=[*readers.PROBSUM_COLUMNS, "Subjective Sections"])
             writer.writeheader()
             writer.writerow({"File ID": f"{split}-1", "Assessment": "stable", "Summary": "pneumonia",
-                             "Subjective Sections": subjective, "Objective Sections": ""})
+                             "Subjective Sections": subjective})
 
 
 def test_a_reader_reads_long_fields_and_leaves_the_limit_as_it_was(tmp_path: Path, default_limit: int) -> None:
