@@ -24,7 +24,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from medpair_testlib import FIXTURE_DATA, SESSION_TMP_ENV, leftover_temp_folders
+from medpair_testlib import FIXTURE_DATA, SESSION_TMP_ENV, build_once_per_run, leftover_temp_folders
 
 _CONTROLLER = "PYTEST_XDIST_WORKER" not in os.environ
 if _CONTROLLER:
@@ -97,13 +97,9 @@ def use_data(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def tiny_models() -> tuple[Path, Path]:
     """(base, medical): the tiny Llama pair, built once per test run and shared by the workers."""
-    from filelock import FileLock
-
     from medpair_tasks.tinymodels import build_pair
 
-    root = Path(os.environ[SESSION_TMP_ENV]) / "tiny-models"
-    with FileLock(f"{root}.lock"):  # the first worker builds, the other waits and reuses
-        return build_pair(root)
+    return build_once_per_run("tiny-models", build_pair)
 
 
 def _has_slow_test(items: list[pytest.Item]) -> set[Path]:

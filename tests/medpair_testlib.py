@@ -14,7 +14,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -24,6 +26,22 @@ PUBMEDQA_DIR = FIXTURE_DATA / "pubmedqa"  # the real release files (MIT), see SO
 MEDPAIR = str(Path(sys.executable).parent / "medpair")
 SESSION_TMP_ENV = "MEDPAIR_TEST_SESSION_TMP"  # the test run's private temp folder (TMPDIR of every process), see conftest.py
 LEFTOVER_PATTERNS = ("medpair-test-hf-*", "torchelastic_*")  # what a test run must not leave in its temp folder
+
+
+Built = TypeVar("Built")
+
+
+def build_once_per_run(name: str, build: Callable[[Path], Built]) -> Built:
+    """``build(folder)`` for the folder ``name`` in the test run's private temp folder, under a file lock.
+
+    Every xdist worker shares that folder: the first to ask builds, the others wait and reuse
+    (``build`` must return a complete folder's contents without building them again).
+    """
+    from filelock import FileLock
+
+    folder = Path(os.environ[SESSION_TMP_ENV]) / name
+    with FileLock(f"{folder}.lock"):
+        return build(folder)
 
 
 def leftover_temp_folders(root: Path) -> list[Path]:
