@@ -133,21 +133,26 @@ def test_eval_help_explains_medpairs_part():
     assert "--model_args" in lm_eval_help
 
 
-@pytest.mark.slow
+def _stdout(args: list[str], data_dir) -> str:
+    """What ``medpair ARGS`` prints (run in this process: the console script is tested end to end in test_wheel.py)."""
+    done = run_medpair_here(args, data_dir)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_tasks_command_lists_identity(data_dir):
-    listing = run_medpair(["tasks", "medpair_medqa_mc_f03_*"], data_dir).stdout
+    listing = _stdout(["tasks", "medpair_medqa_mc_f03_*"], data_dir)
     lines = [line.split() for line in listing.splitlines() if line.startswith("medpair_")]
     assert len(lines) == 11
     assert ["medpair_medqa_mc_f03_k3_s7", "medqa", "val", "mc", "3", "f03", "7"] in lines
-    overview = run_medpair(["tasks"], data_dir).stdout
+    overview = _stdout(["tasks"], data_dir)
     assert "medpair_pubmedqa " in overview and "6116 prompt candidates" in overview
-    path = run_medpair(["task-path"], data_dir).stdout.strip()
+    path = _stdout(["task-path"], data_dir).strip()
     assert path.endswith("task_yaml")
 
 
-@pytest.mark.slow
 def test_a_group_of_one_says_member(data_dir):
-    rows = [line.split() for line in run_medpair(["tasks", "medpair_slake"], data_dir).stdout.splitlines()]
+    rows = [line.split() for line in _stdout(["tasks", "medpair_slake"], data_dir).splitlines()]
     assert ["medpair_slake", "1", "member", "test", "gen", "0", "f00"] in rows
 
 
