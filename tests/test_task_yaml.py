@@ -69,7 +69,8 @@ def _every_task_builds_and_never_shows_a_scored_item_as_a_shot(role: str) -> Non
     assert three_shot == 5500
 
 
-# one test class per role: under --dist loadscope a class is a unit of its own, so the two roles build on the two workers
+# one test class per role: under --dist loadscope a class is a unit of work of its own, so the two roles can build on the
+# two workers side by side (xdist gives the next unit to a worker with at most 2 tests left: both may still land on one)
 @pytest.mark.slow
 class TestEveryTaskBuildsOnTheValidationRole:
     def test_every_task_builds_and_never_shows_a_scored_item_as_a_shot(self, use_data):
