@@ -5,8 +5,11 @@ matplotlib's cache and XDG_CACHE_HOME point into a temporary folder before any o
 libraries is imported.
 
 The suite runs on two pytest-xdist workers (``addopts`` in setup.cfg; ``-n 0`` runs it in one
-process); ``--dist loadscope`` keeps each module on one worker, which builds its module
-fixtures once. The first process (the xdist controller, or the only process with ``-n 0``) makes
+process). ``--dist loadscope`` keeps each module (or test class: a long test that shares no
+fixture with its module can be a class of its own) on one worker, which builds its module
+fixtures once. ``--no-loadscope-reorder`` hands the units out in collection order, and
+:func:`pytest_collection_modifyitems` puts the modules with an end-to-end (``slow``) test first:
+both workers start on the long units, and the short ones fill the end of the run. The first process (the xdist controller, or the only process with ``-n 0``) makes
 one private temp folder for the session and points TMPDIR at it, so that every worker and every
 ``medpair`` / ``torchrun`` subprocess writes its temporary files there; pytest's own
 ``tmp_path`` folders stay where pytest keeps them. At the end the session fails if a
@@ -21,7 +24,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from medpair_testlib import FIXTURE_DATA, SESSION_TMP_ENV, leftover_temp_folders
+from medpair_testlib import FIXTURE_DATA, SESSION_TMP_ENV, build_once_per_run, leftover_temp_folders
 
 _CONTROLLER = "PYTEST_XDIST_WORKER" not in os.environ
 if _CONTROLLER:
@@ -94,10 +97,22 @@ def use_data(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def tiny_models() -> tuple[Path, Path]:
     """(base, medical): the tiny Llama pair, built once per test run and shared by the workers."""
-    from filelock import FileLock
-
     from medpair_tasks.tinymodels import build_pair
 
-    root = Path(os.environ[SESSION_TMP_ENV]) / "tiny-models"
-    with FileLock(f"{root}.lock"):  # the first worker builds, the other waits and reuses
-        return build_pair(root)
+    return build_once_per_run("tiny-models", build_pair)
+
+
+def _has_slow_test(items: list[pytest.Item]) -> set[Path]:
+    """The test files with at least one test marked ``slow``."""
+    return {item.path for item in items if item.get_closest_marker("slow") is not None}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with a ``slow`` test first (stable: the order within and among modules is kept).
+
+    The xdist workers take units of work in this order, so the long end-to-end units start at
+    once and the many short ones balance the two workers at the end of the run.
+    """
+    slow_files = _has_slow_test(items)
+    items.sort(key=lambda item: item.path not in slow_files)
+

@@ -5,14 +5,18 @@ A module with its own name (not ``conftest``) so that any test folder can import
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -22,6 +26,22 @@ PUBMEDQA_DIR = FIXTURE_DATA / "pubmedqa"  # the real release files (MIT), see SO
 MEDPAIR = str(Path(sys.executable).parent / "medpair")
 SESSION_TMP_ENV = "MEDPAIR_TEST_SESSION_TMP"  # the test run's private temp folder (TMPDIR of every process), see conftest.py
 LEFTOVER_PATTERNS = ("medpair-test-hf-*", "torchelastic_*")  # what a test run must not leave in its temp folder
+
+
+Built = TypeVar("Built")
+
+
+def build_once_per_run(name: str, build: Callable[[Path], Built]) -> Built:
+    """``build(folder)`` for the folder ``name`` in the test run's private temp folder, under a file lock.
+
+    Every xdist worker shares that folder: the first to ask builds, the others wait and reuse
+    (``build`` must return a complete folder's contents without building them again).
+    """
+    from filelock import FileLock
+
+    folder = Path(os.environ[SESSION_TMP_ENV]) / name
+    with FileLock(f"{folder}.lock"):
+        return build(folder)
 
 
 def leftover_temp_folders(root: Path) -> list[Path]:
@@ -48,6 +68,34 @@ def run_medpair(args: list[str], data_dir: Path | None, cwd: Path | None = None,
     if check and done.returncode != 0:
         pytest.fail(f"{' '.join(command)} exited {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
     return done
+
+
+def run_medpair_here(args: list[str], data_dir: Path | None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``medpair ARGS`` as a function in this process: :func:`run_medpair` without a new interpreter.
+
+    Each ``medpair`` process imports torch, transformers and lm-eval (~3-5 s of CPU); this saves
+    them for commands that leave the process as they found it (``compare``, ``finetune``, ``run``,
+    ``tasks``) and for ``medpair eval`` runs that stop before lm-eval evaluates (``--help``, a
+    name or data check). The console script itself keeps its own tests. ``MEDPAIR_DATA_DIR``,
+    the working folder and stdout / stderr are set for the call and restored; the result has the
+    shape of :func:`run_medpair`'s (exit code, captured stdout and stderr), and is not checked.
+    """
+    from medpair_tasks.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        patch.delenv("MEDPAIR_DATA_DIR", raising=False)
+        if data_dir is not None:
+            patch.setenv("MEDPAIR_DATA_DIR", str(data_dir))
+        if cwd is not None:
+            patch.chdir(cwd)
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:  # argparse's errors and --help, as the console script would end
+            code = exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 1
+            if isinstance(exit_.code, str):
+                print(exit_.code, file=sys.stderr)
+    return subprocess.CompletedProcess(["medpair", *args], code, stdout.getvalue(), stderr.getvalue())
 
 
 def read_run(out: Path) -> tuple[dict, dict[str, list[dict]]]:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from medpair_testlib import PUBMEDQA_DIR, read_run, run_medpair
+from medpair_testlib import PUBMEDQA_DIR, read_run, run_medpair, run_medpair_here
 from medpair_tasks.extract import UNPARSEABLE
 from medpair_tasks.registry import task_manager
 from medpair_tasks.knowledge.roles import scored_items
@@ -105,8 +105,8 @@ def test_lm_eval_builtin_tasks_stay_registered(tmp_path):
 
 def test_eval_checks_names_before_anything_is_loaded(tmp_path):
     """A misspelt name: suggestions from medpair's names, no lm-eval traceback, no model load."""
-    done = run_medpair(["eval", "--model", "hf", "--model_args", f"pretrained={tmp_path / 'no-model'}",
-                        "--tasks", "medpair_pubmedqq,medpair_medqa_mc_f03_k9,arc_easy"], data_dir=None, check=False)
+    done = run_medpair_here(["eval", "--model", "hf", "--model_args", f"pretrained={tmp_path / 'no-model'}",
+                             "--tasks", "medpair_pubmedqq,medpair_medqa_mc_f03_k9,arc_easy"], data_dir=None)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "'medpair_pubmedqq'; did you mean medpair_pubmedqa" in done.stderr
     assert "'medpair_medqa_mc_f03_k9'; did you mean medpair_medqa_mc_f03_k0" in done.stderr
@@ -114,9 +114,8 @@ def test_eval_checks_names_before_anything_is_loaded(tmp_path):
 
 
 def test_eval_reports_every_missing_dataset_before_the_model_loads(tmp_path):
-    done = run_medpair(["eval", "--model", "hf", "--model_args", f"pretrained={tmp_path / 'no-model'}",
-                        "--tasks", "medpair_medmcqa,medpair_medqa_gen_f02_k0,medpair_pubmedqa"],
-                       data_dir=tmp_path, check=False)
+    done = run_medpair_here(["eval", "--model", "hf", "--model_args", f"pretrained={tmp_path / 'no-model'}",
+                             "--tasks", "medpair_medmcqa,medpair_medqa_gen_f02_k0,medpair_pubmedqa"], data_dir=tmp_path)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "3 datasets of this run are missing" in done.stderr
     for dataset in ("medmcqa", "medqa", "pubmedqa"):
@@ -125,27 +124,35 @@ def test_eval_reports_every_missing_dataset_before_the_model_loads(tmp_path):
 
 
 def test_eval_help_explains_medpairs_part():
-    text = run_medpair(["eval", "--help"], data_dir=None).stdout
-    assert "medpair eval run --help" in text and "--allow-remote" in text and "did you mean" in text
-    lm_eval_help = run_medpair(["eval", "run", "--help"], data_dir=None).stdout
+    done = run_medpair_here(["eval", "--help"], data_dir=None)
+    text = done.stdout
+    assert done.returncode == 0 and "medpair eval run --help" in text and "--allow-remote" in text and "did you mean" in text
+    done = run_medpair_here(["eval", "run", "--help"], data_dir=None)
+    lm_eval_help = done.stdout
+    assert done.returncode == 0
     assert "--model_args" in lm_eval_help
 
 
-@pytest.mark.slow
+def _stdout(args: list[str], data_dir) -> str:
+    """What ``medpair ARGS`` prints (run in this process: the console script is tested end to end in test_wheel.py)."""
+    done = run_medpair_here(args, data_dir)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_tasks_command_lists_identity(data_dir):
-    listing = run_medpair(["tasks", "medpair_medqa_mc_f03_*"], data_dir).stdout
+    listing = _stdout(["tasks", "medpair_medqa_mc_f03_*"], data_dir)
     lines = [line.split() for line in listing.splitlines() if line.startswith("medpair_")]
     assert len(lines) == 11
     assert ["medpair_medqa_mc_f03_k3_s7", "medqa", "val", "mc", "3", "f03", "7"] in lines
-    overview = run_medpair(["tasks"], data_dir).stdout
+    overview = _stdout(["tasks"], data_dir)
     assert "medpair_pubmedqa " in overview and "6116 prompt candidates" in overview
-    path = run_medpair(["task-path"], data_dir).stdout.strip()
+    path = _stdout(["task-path"], data_dir).strip()
     assert path.endswith("task_yaml")
 
 
-@pytest.mark.slow
 def test_a_group_of_one_says_member(data_dir):
-    rows = [line.split() for line in run_medpair(["tasks", "medpair_slake"], data_dir).stdout.splitlines()]
+    rows = [line.split() for line in _stdout(["tasks", "medpair_slake"], data_dir).splitlines()]
     assert ["medpair_slake", "1", "member", "test", "gen", "0", "f00"] in rows
 
 

@@ -50,9 +50,7 @@ def test_names_match_metadata(index):
         assert meta["role"] == "val" and entry.cfg["num_fewshot"] == meta["shots"]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("role", ["val", "test"])
-def test_every_task_builds_and_never_shows_a_scored_item_as_a_shot(use_data, role):
+def _every_task_builds_and_never_shows_a_scored_item_as_a_shot(role: str) -> None:
     """All 6,176 tasks build on the fixture data; no demonstration is a scored item (3-shot)."""
     manager = task_manager(metadata={"role": role})
     names = sorted(n for n, e in manager.task_index.items() if is_task_entry(e))
@@ -69,6 +67,20 @@ def test_every_task_builds_and_never_shows_a_scored_item_as_a_shot(use_data, rol
             shown = list(task.sampler.sample(n=shots, eval_doc=docs[0]))
             assert len(shown) == 3 and not keys & {d["item_key"] for d in shown}, name
     assert three_shot == 5500
+
+
+# one test class per role: under --dist loadscope a class is a unit of work of its own, so the two roles can build on the
+# two workers side by side (xdist gives the next unit to a worker with at most 2 tests left: both may still land on one)
+@pytest.mark.slow
+class TestEveryTaskBuildsOnTheValidationRole:
+    def test_every_task_builds_and_never_shows_a_scored_item_as_a_shot(self, use_data):
+        _every_task_builds_and_never_shows_a_scored_item_as_a_shot("val")
+
+
+@pytest.mark.slow
+class TestEveryTaskBuildsOnTheTestRole:
+    def test_every_task_builds_and_never_shows_a_scored_item_as_a_shot(self, use_data):
+        _every_task_builds_and_never_shows_a_scored_item_as_a_shot("test")
 
 
 def test_rendered_prompts_contain_the_scored_question_once(use_data):

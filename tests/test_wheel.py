@@ -34,15 +34,20 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+def _pip(python: Path, *args: str) -> None:
+    """This environment's pip acting on the venv of ``python`` (which has no pip of its own: ``venv --without-pip``)."""
+    _run(sys.executable, "-m", "pip", "--python", str(python), *args)
+
+
 def _wheel_venv(wheel: Path, tmp_path: Path) -> tuple[Path, Path]:
     """Install the wheel alone into a fresh venv: (its python, its site-packages)."""
     env = tmp_path / "venv"
-    _run(sys.executable, "-m", "venv", str(env))
+    _run(sys.executable, "-m", "venv", "--without-pip", str(env))  # installing pip into it would take ~5 s of CPU
     python = env / "bin" / "python"
     site = Path(_run(str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
     # the dependencies come from this environment; medpair itself only from the wheel
     (site / "_medpair_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    _run(str(python), "-m", "pip", "install", "--no-deps", "-q", str(wheel))
+    _pip(python, "install", "--no-deps", "-q", str(wheel))
     return python, site
 
 
@@ -79,14 +84,16 @@ def test_plain_lm_eval_finds_the_tasks_of_an_installed_wheel(wheel, tmp_path, da
          f"pretrained={base},dtype=float32", "--device", "cpu", "--limit", "5", "--output_path", str(out), cwd=tmp_path)
     (results,) = out.rglob("results_*.json")
     assert "medpair_pubmedqa" in results.read_text()
-    listing = _run(python, "-m", "lm_eval", "ls", "tasks", cwd=tmp_path)
-    assert "medpair_pubmedqa " in listing and "medpair_knowledge " in listing and "arc_easy " in listing
+    # lm-eval's default task manager (what `lm_eval ls tasks` lists) and its Python API, in one process:
+    # each default index reads lm-eval's ~14,700 task files, so the API run reuses the listed manager
     code = ("import sys, lm_eval\nfrom lm_eval.tasks import TaskManager\n"
             "assert len(TaskManager(include_defaults=False).match_tasks(['medpair_*'])) == 6189\n"
+            "manager = TaskManager()\n"
+            "assert {'medpair_pubmedqa', 'medpair_knowledge', 'arc_easy'} <= set(manager.all_tasks), 'listing'\n"
             "r = lm_eval.simple_evaluate(model='hf', model_args={'pretrained': sys.argv[1], 'dtype': 'float32'},"
-            " tasks=['medpair_pubmedqa'], limit=5, device='cpu')\n"
+            " tasks=['medpair_pubmedqa'], limit=5, device='cpu', task_manager=manager)\n"
             "print(sorted(r['results']))\n")
     assert "['medpair_pubmedqa']" in _run(python, "-c", code, str(base), cwd=tmp_path)
-    _run(python, "-m", "pip", "uninstall", "-y", "-q", "medpair")
+    _pip(python_path, "uninstall", "-y", "-q", "medpair")
     assert not (site / "medpair-lm-eval.pth").exists()
     assert _run(python, "-c", "import sys; print([type(f).__name__ for f in sys.meta_path])").count("LmEvalFinder") == 0

@@ -148,6 +148,7 @@ def test_lm_eval_logs_the_reference_prompt(dataset, name, profile, role, format_
     assert task.config.metadata["protocol"] == "jeong2024"
 
 
+@pytest.mark.slow  # lm-eval end to end
 def test_medpair_eval_logs_the_reference_prompts_and_cuts_no_note(tiny_models, clinical_data, count_tokenizer, tmp_path):
     """The real command line on the tiny model (the generic profile): the logged prompts are the
     reference's, and the results file records that no note was truncated."""

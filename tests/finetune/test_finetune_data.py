@@ -7,7 +7,7 @@ import math
 import pytest
 from ft_helpers import single_thread  # noqa: F401  (autouse fixture)
 
-from medpair_testlib import run_medpair
+from medpair_testlib import run_medpair_here
 from medpair_tasks.finetune.config import DEFAULT_LEARNING_RATES, DEFAULT_RANKS, GridPoint, Recipe, make_grid, step_plan
 from medpair_tasks.finetune.data import IGNORE_INDEX, answer_text, dataset_of_task, encode, render_prompt, select_items
 from medpair_tasks.finetune.train import micro_batches, step_examples
@@ -125,8 +125,10 @@ def test_each_epoch_visits_every_example(n_train, batch, accum, world):
 
 def test_dry_run_prints_grid_and_steps(data_dir, tiny_models, tmp_path):
     base, medical = tiny_models
-    out = run_medpair(["finetune", "--pair", str(medical), str(base), "--task", "medpair_pubmedqa", "--out", str(tmp_path), "--dry-run"],
-                      data_dir).stdout
+    done = run_medpair_here(["finetune", "--pair", str(medical), str(base), "--task", "medpair_pubmedqa", "--out", str(tmp_path),
+                             "--dry-run"], data_dir)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
     assert "training items: 50 (the few-shot pool); early-stopping items: 450 (the validation role)" in out
     assert "7 per epoch (8 examples per step" in out and "at most 70 steps, warm-up 4" in out
     assert "grid: 15 points (1050 steps at most per model, 2100 in all)" in out
@@ -136,9 +138,11 @@ def test_dry_run_prints_grid_and_steps(data_dir, tiny_models, tmp_path):
     assert f"medical: {medical} -> {tmp_path / 'medical'}" in out and f"base: {base} -> {tmp_path / 'base'}" in out
     assert not any(tmp_path.iterdir())  # a dry run writes nothing
 
-    val = run_medpair(["finetune", "--model", str(base), "--task", "medpair_pubmedqa", "--out", str(tmp_path), "--dry-run",
-                       "--train-on", "val", "--lr", "1e-4", "--rank", "8", "--batch-size", "4", "--grad-accum", "2", "--epochs", "3"],
-                      data_dir).stdout
+    done = run_medpair_here(["finetune", "--model", str(base), "--task", "medpair_pubmedqa", "--out", str(tmp_path), "--dry-run",
+                             "--train-on", "val", "--lr", "1e-4", "--rank", "8", "--batch-size", "4", "--grad-accum", "2",
+                             "--epochs", "3"], data_dir)
+    assert done.returncode == 0, done.stderr
+    val = done.stdout
     assert "training items: 360" in val and "early-stopping items: 90" in val
     assert "45 per epoch (8 examples per step: batch 4 × accumulation 2" in val and "at most 135 steps" in val
     assert "grid: 1 point (" in val
@@ -147,12 +151,12 @@ def test_dry_run_prints_grid_and_steps(data_dir, tiny_models, tmp_path):
 def test_a_missing_local_model_folder_is_refused_before_anything_else(data_dir, tiny_models, tmp_path):
     base, _ = tiny_models
     for missing in (str(tmp_path / "no-such-model"), "./no-such-model", str(base.parent / "medicall")):
-        done = run_medpair(["finetune", "--model", missing, "--task", "medpair_pubmedqa", "--out", str(tmp_path / "ft"), "--dry-run"],
-                           data_dir, cwd=tmp_path, check=False)
+        done = run_medpair_here(["finetune", "--model", missing, "--task", "medpair_pubmedqa", "--out", str(tmp_path / "ft"),
+                                 "--dry-run"], data_dir, cwd=tmp_path)
         assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
         assert f"--model {missing}: no such folder (and not a hub id such as org/name)" in done.stderr
-    done = run_medpair(["finetune", "--pair", str(base), str(tmp_path / "gone"), "--task", "medpair_pubmedqa", "--out", str(tmp_path / "ft"),
-                        "--dry-run"], data_dir, check=False)
+    done = run_medpair_here(["finetune", "--pair", str(base), str(tmp_path / "gone"), "--task", "medpair_pubmedqa", "--out",
+                             str(tmp_path / "ft"), "--dry-run"], data_dir)
     assert done.returncode == 1 and f"the base model {tmp_path / 'gone'}: no such folder" in done.stderr
     assert not (tmp_path / "ft").exists()
 
@@ -178,8 +182,8 @@ def test_holdout_outside_zero_one_is_refused(use_data, train_on, holdout):
 
 def test_holdout_is_checked_by_the_command(data_dir, tiny_models, tmp_path):
     base, _ = tiny_models
-    done = run_medpair(["finetune", "--model", str(base), "--task", "medpair_pubmedqa", "--out", str(tmp_path), "--dry-run",
-                        "--train-on", "pool", "--holdout", "1.5"], data_dir, check=False)
+    done = run_medpair_here(["finetune", "--model", str(base), "--task", "medpair_pubmedqa", "--out", str(tmp_path), "--dry-run",
+                             "--train-on", "pool", "--holdout", "1.5"], data_dir)
     assert done.returncode == 1 and "holdout must lie in (0, 1), got 1.5" in done.stderr
 
 

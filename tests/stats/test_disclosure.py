@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from lmeval_fake import make_docs, samples_path, write_role_run
-from medpair_testlib import run_medpair
+from medpair_testlib import run_medpair_here
 
 from medpair_stats.compare import main
 from medpair_tasks.study import halving
@@ -248,8 +248,7 @@ def test_a_symlink_loop_as_medical_is_a_one_line_error(tmp_path: Path) -> None:
     os.symlink(tmp_path / "b", tmp_path / "a")
     base = write_role_run(tmp_path / "base", "base", "medqa", "test", {"f00": [1, 0, 1]}, make_docs("medqa", "test", 3),
                           when=0)
-    proc = run_medpair(["compare", "--medical", str(tmp_path / "a"), "--base", str(base), "--out", str(tmp_path / "o")],
-                       None, check=False, timeout=300)
+    proc = run_medpair_here(["compare", "--medical", str(tmp_path / "a"), "--base", str(base), "--out", str(tmp_path / "o")], None)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()

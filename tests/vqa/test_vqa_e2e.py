@@ -45,7 +45,7 @@ def _evidence_file(path) -> None:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, data_dir):
     """(folder of each run, evidence file): base, medical, medical + evidence."""
-    base, medical = tiny_vlm_pair(tmp_path_factory)
+    base, medical = tiny_vlm_pair()
     root = tmp_path_factory.mktemp("vqa-runs")
     evidence = root / "findings.jsonl"
     with pytest.MonkeyPatch.context() as patch:

@@ -72,11 +72,11 @@ def test_each_placeholder_is_followed_by_its_own_documents_text_and_image(use_da
 
 
 @pytest.fixture(scope="module")
-def lm(tmp_path_factory):
+def lm():
     """lm-eval's hf-multimodal model on the tiny base VLM, its processor spied on."""
     from lm_eval.models.hf_vlms import HFMultimodalLM
 
-    base, _ = tiny_vlm_pair(tmp_path_factory)
+    base, _ = tiny_vlm_pair()
     model = HFMultimodalLM(pretrained=str(base), device="cpu", batch_size=1, dtype="float32")
     model.processor = _Spy(model.processor)
     return model

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from medpair_testlib import build_once_per_run
 
 
-def tiny_vlm_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The tiny (base, medical) VLM pair, built once per test session and shared by the VQA test files."""
+def tiny_vlm_pair() -> tuple[Path, Path]:
+    """The tiny (base, medical) VLM pair, built once per test run and shared by the VQA test files and the xdist workers."""
     from medpair_tasks.vqa.tinyvlm import build_vlm_pair
 
-    return build_vlm_pair(tmp_path_factory.getbasetemp() / "tiny-vlms")
+    return build_once_per_run("tiny-vlms", build_vlm_pair)
 
 
