@@ -50,6 +50,18 @@ def run_medpair(args: list[str], data_dir: Path | None, cwd: Path | None = None,
     return done
 
 
+def run_medpair_here(args: list[str], data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                     capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    """``medpair`` in this process (the console script's entry point, without a new process's start-up)
+    for a command that loads no model (a dry run, a refusal): exit status, stdout and stderr."""
+    from medpair_tasks import cli
+
+    monkeypatch.setenv("MEDPAIR_DATA_DIR", str(data_dir))
+    status = cli.main(args)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
 def read_run(out: Path) -> tuple[dict, dict[str, list[dict]]]:
     """The results file and every task's samples of the one lm-eval run under ``out``."""
     (results_file,) = out.rglob("results_*.json")
