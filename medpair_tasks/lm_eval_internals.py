@@ -70,6 +70,9 @@ lm-eval's main branch where it can be installed (``.ci/run``). The dependencies 
 15. ``lm_eval.filters.build_filter_ensemble`` with the ``custom`` and ``take_first`` filters, and a
     task's ``_filters`` list, which ``apply_filters`` runs: a protocol's own answer extraction
     replaces the YAML's filters (:func:`replace_filters`; ``clue2024``).
+16. ``TemplateLM.loglikelihood`` encodes every request's context and context + continuation
+    through the model object's own ``tok_encode`` (``_encode_pair``), the context once per answer
+    option: a study remembers a model's latest encodings (:func:`remember_encodings`).
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ import functools
 import inspect
 import logging
 import os
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -618,3 +621,38 @@ def environment_recorded_once() -> Iterator[None]:
         yield
     finally:
         evaluator.add_env_info = original
+
+
+ENCODING_MEMORY = 64
+"""How many of its latest encodings a study's model remembers: a question's context recurs once per
+answer option, one request after the other, so a few suffice (and memory stays small)."""
+
+
+def remember_encodings(language_model: Any, size: int = ENCODING_MEMORY) -> None:
+    """Make ``language_model`` remember its ``size`` latest ``tok_encode`` results (the same token ids).
+
+    lm-eval scores a multiple-choice question by encoding its context once per option (``_encode_pair``
+    encodes the context and the context + continuation of every request); with the context's
+    encoding remembered, a 4-option question costs 5 encodings instead of 8. A model without
+    ``tok_encode`` (an API model) is left as it is; only this object changes, not its class.
+    """
+    encode = getattr(language_model, "tok_encode", None)
+    if not callable(encode):
+        return
+    remembered: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+    def tok_encode(string: Any, *args: Any, **kwargs: Any) -> Any:
+        key = (string, args, tuple(sorted(kwargs.items())))
+        try:
+            known = key in remembered
+        except TypeError:  # an unhashable argument (a batch of strings): encode it as lm-eval would
+            return encode(string, *args, **kwargs)
+        if known:
+            remembered.move_to_end(key)
+        else:
+            remembered[key] = encode(string, *args, **kwargs)
+            if len(remembered) > size:
+                remembered.popitem(last=False)
+        return copy.copy(remembered[key])  # the caller may change its list; the memory keeps its own
+
+    language_model.tok_encode = tok_encode

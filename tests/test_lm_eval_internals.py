@@ -379,3 +379,48 @@ def test_requested_names_map_to_their_files_only():
     assert len(files_for(["medpair_pubmedqa_mc_f0?_k0"])) == 10
     assert datasets_of(files_for(["medpair_knowledge"])) >= {"medqa", "pubmedqa", "mmlu_anatomy"}
     assert files_for(["medpair_pubmedqa", "arc_easy"]) is None and files_for(["*pubmedqa"]) is None
+
+
+def test_16_loglikelihood_encodes_through_the_models_tok_encode():
+    """A 4-option question: lm-eval asks ``tok_encode`` 8 times; with encodings remembered, the tokenizer runs 5 times."""
+    from lm_eval.api.model import TemplateLM
+
+    class CountingLM(TemplateLM):
+        """Tokens are character codes; it records every string it encodes and scores every continuation -1."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoded: list[str] = []
+
+        @property
+        def eot_token_id(self) -> int:
+            return 0
+
+        def tok_encode(self, string: str, add_special_tokens: bool | None = None, **kwargs: Any) -> list[int]:
+            self.encoded.append(string)
+            return [ord(c) for c in string]
+
+        def _loglikelihood_tokens(self, requests: list, **kwargs: Any) -> list[tuple[float, bool]]:
+            self.pairs = [(list(context), list(continuation)) for _, context, continuation in requests]
+            return [(-1.0, False) for _ in requests]
+
+        def loglikelihood_rolling(self, requests: list, disable_tqdm: bool = False) -> list[float]:
+            return [-1.0 for _ in requests]
+
+        def generate_until(self, requests: list, disable_tqdm: bool = False) -> list[str]:
+            return ["" for _ in requests]
+
+    from lm_eval.api.instance import Instance
+
+    requests = [Instance("loglikelihood", {}, ("Question: x?\nAnswer:", f" {letter}"), index) for index, letter in enumerate("ABCD")]
+    with depends_on(16, "TemplateLM.loglikelihood encoding every request's context and context + continuation with tok_encode"):
+        plain, remembering = CountingLM(), CountingLM()
+        door.remember_encodings(remembering)
+        assert plain.loglikelihood(requests, disable_tqdm=True) == remembering.loglikelihood(requests, disable_tqdm=True)
+        assert len(plain.encoded) == 8 and plain.encoded.count("Question: x?\nAnswer:") == 4
+    assert remembering.pairs == plain.pairs  # the same token ids reach the model
+    assert sorted(remembering.encoded) == sorted(set(plain.encoded)) and len(remembering.encoded) == 5
+    door.remember_encodings(remembering, size=1)  # a memory of one: A's context is forgotten by the time B comes
+    remembering.encoded.clear()
+    remembering.tok_encode("a")[0] = -1  # the caller's copy, not the memory's
+    assert remembering.tok_encode("a") == [ord("a")] and remembering.encoded == ["a"]

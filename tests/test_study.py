@@ -1,22 +1,27 @@
-"""``medpair run``: the plan, the whole study, and resuming after ``kill -9``."""
+"""``medpair run``: the plan, the whole study, and the same study as ``medpair plan`` jobs (resuming after
+``kill -9``: test_study_identity.py)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from medpair_testlib import run_medpair, subprocess_env
+from medpair_testlib import run_medpair, run_medpair_here, subprocess_env
 from medpair_tasks.knowledge.roles import scored_items
 from medpair_tasks.study.cli import parse_datasets
 from medpair_tasks.study.plan import StudyConfig, make_plan
 from medpair_tasks.study.spec import ModelSpec
+
+
+def _here(args: list[str], data_dir: Path) -> tuple[int, str, str]:
+    """``medpair ARGS`` in this process: exit status, stdout and stderr."""
+    result = run_medpair_here(args, data_dir)
+    return result.returncode, result.stdout, result.stderr
 
 TASKS = "medqa,mmlu_anatomy"
 
@@ -30,7 +35,7 @@ def _study_args(models, out: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def whole_study(tiny_models, data_dir, tmp_path_factory) -> Path:
-    """One uninterrupted study, the reference for the resumed and the scattered ones."""
+    """One uninterrupted study, the reference for the scattered one (the kill test is in test_study_identity.py)."""
     out = tmp_path_factory.mktemp("whole")
     run_medpair(_study_args(tiny_models, out), data_dir)
     return out
@@ -62,11 +67,11 @@ def test_run_still_says_unknown_for_a_name_medpair_does_not_have():
 
 
 def test_missing_data_error_of_run_has_one_prefix(tmp_path):
-    done = run_medpair(["run", "--medical", "org/m", "--base", "org/b", "--tasks", "medmcqa", "--out", str(tmp_path / "s"), "--dry-run"],
-                       tmp_path, check=False)
-    assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "medpair run: error: the medmcqa data is not available" in done.stderr
-    assert "medpair: the" not in done.stderr
+    status, _, stderr = _here(["run", "--medical", "org/m", "--base", "org/b", "--tasks", "medmcqa",
+                                       "--out", str(tmp_path / "s"), "--dry-run"], tmp_path)
+    assert status == 1 and "Traceback" not in stderr
+    assert "medpair run: error: the medmcqa data is not available" in stderr
+    assert "medpair: the" not in stderr
 
 
 def test_plan_counts(use_data):
@@ -86,64 +91,19 @@ def test_plan_counts(use_data):
 
 def test_dry_run_prints_the_plan_only(tiny_models, data_dir, tmp_path):
     out = tmp_path / "study"
-    text = run_medpair([*_study_args(tiny_models, out), "--dry-run"], data_dir).stdout
+    status, text, stderr = _here([*_study_args(tiny_models, out), "--dry-run"], data_dir)
+    assert status == 0, stderr
     assert "242 candidate tasks in 44 shards" in text
     assert "medqa: 4 validation items (limit 4), 10 test items" in text
     assert not (out / "runs").exists()
-
-
-def _shards(out: Path) -> dict[str, float]:
-    return {p.name: p.stat().st_mtime for p in (out / "runs" / "medical" / "stage1").glob("val_*")}
-
-
-@pytest.mark.slow
-def test_study_survives_kill_and_resumes_to_the_same_report(tiny_models, data_dir, tmp_path, whole_study):
-    whole, killed = whole_study, tmp_path / "killed"
-    args = _study_args(tiny_models, killed)
-    process = subprocess.Popen(["medpair", *args], env=subprocess_env(data_dir), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while len(_shards(killed)) < 5 and process.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    before = _shards(killed)
-    assert 5 <= len(before) < 44, "the kill must land inside stage 1"
-    assert not (killed / "report").exists()
-
-    resumed = run_medpair(args, data_dir).stdout
-    assert "report:" in resumed and "comparisons: medical better in" in resumed
-    after = _shards(killed)
-    assert len(after) == 44
-    assert all(after[name] == mtime for name, mtime in before.items()), "finished shards must not be redone"
-    assert not list(killed.rglob(".tmp-*"))
-    for name in ("comparisons.json", "comparisons.csv", "report.md"):
-        assert (killed / "report" / name).read_bytes() == (whole / "report" / name).read_bytes(), name
-
-    manifest = json.loads((killed / "manifest.json").read_text())
-    assert set(manifest["selection"]) == {"medical", "base"}
-    assert set(manifest["selection"]["medical"]) == {"medqa_mc_k0", "medqa_mc_k3", "mmlu_anatomy_mc_k0", "mmlu_anatomy_mc_k3"}
-    assert manifest["software"]["lm_eval"].startswith("0.4")
-    assert len(manifest["progress"]["base"]["stage2"]) == 4
-    records = json.loads((killed / "report" / "comparisons.json").read_text())["records"]
-    assert {(r["dataset"], r["setting"]) for r in records} == {
-        ("medqa", "0-shot"), ("medqa", "3-shot"), ("mmlu_anatomy", "0-shot"), ("mmlu_anatomy", "3-shot")}
-    # the report names the prompt that stage 2 ran on the test role
-    for record in records:
-        fmt, _, seed = record["medical_prompt"].partition("/s")
-        shots = record["setting"].split("-")[0]
-        expected = f"medpair_{record['dataset']}_mc_{fmt}_k{shots}" + (f"_s{seed}" if seed else "")
-        assert manifest["selection"]["medical"][f"{record['dataset']}_mc_k{shots}"] == expected
 
 
 def test_a_different_study_in_the_same_folder_is_refused(tiny_models, data_dir, tmp_path):
     out = tmp_path / "study"
     out.mkdir()
     (out / "manifest.json").write_text(json.dumps({"identity": {"models": {}}}))
-    import subprocess as sp
-
-    done = sp.run(["medpair", *_study_args(tiny_models, out)], env=subprocess_env(data_dir), capture_output=True, text=True)
-    assert done.returncode == 1 and "holds a different study" in done.stderr
+    status, _, stderr = _here(_study_args(tiny_models, out), data_dir)
+    assert status == 1 and "holds a different study" in stderr
 
 
 @pytest.mark.slow
@@ -174,6 +134,20 @@ def test_plan_jobs_run_through_medpair_eval_and_merge_to_the_run_report(tiny_mod
     records = json.loads((scattered / "report" / "comparisons.json").read_text())["records"]
     assert all(f"| {r['medical_prompt']} | {r['base_prompt']} |" in report for r in records)
     assert (scattered / "report" / "forest.png").read_bytes().startswith(b"\x89PNG")
+
+    manifest = json.loads((whole / "manifest.json").read_text())
+    assert set(manifest["selection"]) == {"medical", "base"}
+    assert set(manifest["selection"]["medical"]) == {"medqa_mc_k0", "medqa_mc_k3", "mmlu_anatomy_mc_k0", "mmlu_anatomy_mc_k3"}
+    assert manifest["software"]["lm_eval"].startswith("0.4")
+    assert len(manifest["progress"]["base"]["stage2"]) == 4
+    assert {(r["dataset"], r["setting"]) for r in records} == {
+        ("medqa", "0-shot"), ("medqa", "3-shot"), ("mmlu_anatomy", "0-shot"), ("mmlu_anatomy", "3-shot")}
+    # the report names the prompt that stage 2 of medpair run ran on the test role
+    for record in records:
+        fmt, _, seed = record["medical_prompt"].partition("/s")
+        shots = record["setting"].split("-")[0]
+        expected = f"medpair_{record['dataset']}_mc_{fmt}_k{shots}" + (f"_s{seed}" if seed else "")
+        assert manifest["selection"]["medical"][f"{record['dataset']}_mc_k{shots}"] == expected
 
 
 def make_plan_for(data_dir: Path):

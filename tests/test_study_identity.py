@@ -1,18 +1,28 @@
-"""``medpair run``: a shard belongs to one model and one data version; the device default; resuming after a crash."""
+"""``medpair run``: a shard belongs to one model and one data version; the device default; resuming after a crash
+or ``kill -9``."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from medpair_testlib import MEDPAIR, subprocess_env
+from medpair_testlib import MEDPAIR, run_medpair_here, subprocess_env
 from medpair_tasks.study.execute import EvalOptions
 from medpair_tasks.study.identity import differences, folder_fingerprint, model_identity, result_args
 from medpair_tasks.study.spec import ModelSpec
+
+
+def _here(args: list[str], data_dir: Path) -> tuple[int, str, str]:
+    """``medpair ARGS`` in this process: exit status, stdout and stderr."""
+    result = run_medpair_here(args, data_dir)
+    return result.returncode, result.stdout, result.stderr
 
 N_SHARDS = 11  # mmlu_anatomy, mc, 0-shot: one shard per format
 
@@ -21,6 +31,13 @@ def _medpair(args: list[str], data_dir: Path) -> subprocess.CompletedProcess:
     """``medpair`` in a subprocess that sees no GPU (CUDA_VISIBLE_DEVICES empty), as on a CPU-only machine."""
     env = {**subprocess_env(data_dir), "CUDA_VISIBLE_DEVICES": ""}
     return subprocess.run([MEDPAIR, *args], env=env, capture_output=True, text=True, timeout=900)
+
+
+def _refused_here(args: list[str], data_dir: Path) -> str:
+    """The stderr of a command refused before any model loads, run in this process; its exit status must be 1."""
+    status, _, stderr = _here(args, data_dir)
+    assert status == 1, stderr[-3000:]
+    return stderr
 
 
 def _args(medical: Path, base: Path, out: Path, *extra: str) -> list[str]:
@@ -68,6 +85,42 @@ def test_run_without_device_uses_the_cpu_and_records_identity(finished_study):
         assert identity["shard"]["id"] == shard.name
 
 
+def _stage1_shards(out: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in (out / "runs" / "medical" / "stage1").glob("val_*")}
+
+
+@pytest.mark.slow
+def test_study_survives_kill_and_resumes_to_the_same_report(tiny_models, data_dir, finished_study, tmp_path):
+    """``kill -9`` inside stage 1, then the same command: no finished shard is redone and the report is the
+    uninterrupted study's, byte for byte."""
+    base, medical = tiny_models
+    killed = tmp_path / "killed"
+    args = _args(medical, base, killed)
+    process = subprocess.Popen([MEDPAIR, *args], env={**subprocess_env(data_dir), "CUDA_VISIBLE_DEVICES": ""},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while len(_stage1_shards(killed)) < 5 and process.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = _stage1_shards(killed)
+    assert 5 <= len(before) < N_SHARDS, "the kill must land inside stage 1"
+    assert not (killed / "report").exists()
+
+    resumed = _medpair(args, data_dir)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "report:" in resumed.stdout and "comparisons: medical better in" in resumed.stdout
+    after = _stage1_shards(killed)
+    assert len(after) == N_SHARDS
+    assert all(after[name] == mtime for name, mtime in before.items()), "finished shards must not be redone"
+    assert not list(killed.rglob(".tmp-*"))
+    for name in ("comparisons.json", "comparisons.csv", "report.md"):
+        assert (killed / "report" / name).read_bytes() == (finished_study / "report" / name).read_bytes(), name
+    manifest = json.loads((killed / "manifest.json").read_text())
+    assert set(manifest["selection"]) == {"medical", "base"} and set(manifest["selection"]["medical"]) == {"mmlu_anatomy_mc_k0"}
+    assert len(manifest["progress"]["base"]["stage2"]) == 1
+
+
 @pytest.mark.slow
 def test_swapped_models_are_refused_even_without_the_manifest(tiny_models, data_dir, finished_study, tmp_path):
     """The reported bug: delete manifest.json, swap medical and base, and get the old logs under new names."""
@@ -75,9 +128,7 @@ def test_swapped_models_are_refused_even_without_the_manifest(tiny_models, data_
     out = _copy(finished_study, tmp_path)
     report = (out / "report" / "comparisons.json").read_bytes()
     (out / "manifest.json").unlink()
-    done = _medpair(_args(base, medical, out), data_dir)  # swapped
-    assert done.returncode == 1, done.stdout[-2000:]
-    message = done.stderr
+    message = _refused_here(_args(base, medical, out), data_dir)  # swapped
     assert "never reuses them" in message and "Traceback" not in message
     assert f"model.locations.pretrained.path: '{medical}' there, '{base}' in this command" in message
     assert "model.locations.pretrained.fingerprint" in message
@@ -119,11 +170,10 @@ def test_execution_settings_change_and_the_study_resumes(tiny_models, data_dir, 
 def test_a_changed_setting_is_refused_with_the_fields_that_differ(tiny_models, data_dir, finished_study, tmp_path):
     base, medical = tiny_models
     out = _copy(finished_study, tmp_path)
-    done = _medpair(_args(medical, base, out, "--val-limit", "3", "--dry-run"), data_dir)
-    assert done.returncode == 1
-    assert "config.val_limit: 4 there, 3 in this command" in done.stderr
-    assert "data.mmlu_anatomy.val" in done.stderr  # fewer validation items: another data version
-    assert "Deleting" in done.stderr and "does not start over" in done.stderr
+    stderr = _refused_here(_args(medical, base, out, "--val-limit", "3", "--dry-run"), data_dir)
+    assert "config.val_limit: 4 there, 3 in this command" in stderr
+    assert "data.mmlu_anatomy.val" in stderr  # fewer validation items: another data version
+    assert "Deleting" in stderr and "does not start over" in stderr
 
 
 @pytest.mark.slow
@@ -132,9 +182,8 @@ def test_a_shard_without_identity_is_not_reused(tiny_models, data_dir, finished_
     out = _copy(finished_study, tmp_path)
     shard = sorted((out / "runs" / "medical" / "stage1").iterdir())[0]
     (shard / "identity.json").unlink()
-    done = _medpair(_args(medical, base, out), data_dir)
-    assert done.returncode == 1
-    assert f"runs/medical/stage1/{shard.name}:" in done.stderr and "identity.json: missing" in done.stderr
+    stderr = _refused_here(_args(medical, base, out), data_dir)
+    assert f"runs/medical/stage1/{shard.name}:" in stderr and "identity.json: missing" in stderr
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,15 +37,39 @@ def _item_doc(item: Any, dataset: str, role: str) -> dict[str, Any]:
     return item.as_doc(dataset, role)
 
 
+DATASET_MEMORY = 64
+"""How many of the latest documents' datasets :func:`docs_dataset` keeps: the tasks of a study that
+score one role (every prompt candidate) share its documents, and one few-shot seed's draws recur."""
+
+_built_datasets: OrderedDict[str, datasets.Dataset] = OrderedDict()
+
+
 def docs_dataset(docs: list[dict[str, Any]]) -> datasets.Dataset:
     """An in-memory ``datasets.Dataset`` of JSON-like documents, fingerprinted by their content.
 
     Equivalent to ``Dataset.from_list``, whose own fingerprint pickles the whole Arrow table and
-    takes most of a task's build time; the sha256 of the documents' JSON is just as unique.
+    takes most of a task's build time; the sha256 of the documents' JSON is just as unique. The
+    same JSON documents give the same (read-only) dataset object, one of the :data:`DATASET_MEMORY`
+    latest ones, built once for all the tasks that score them; documents with values JSON cannot
+    write (images) are always built anew, since their text form does not say what they hold.
     """
-    text = json.dumps(docs, sort_keys=True, ensure_ascii=False, default=str)
+    not_json: list[str] = []
+
+    def as_text(value: Any) -> str:
+        not_json.append(type(value).__name__)
+        return str(value)
+
+    text = json.dumps(docs, sort_keys=True, ensure_ascii=False, default=as_text)
     fingerprint = hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-    return datasets.Dataset(pa.Table.from_pylist(docs), fingerprint=fingerprint)
+    if not_json:
+        return datasets.Dataset(pa.Table.from_pylist(docs), fingerprint=fingerprint)
+    if fingerprint in _built_datasets:
+        _built_datasets.move_to_end(fingerprint)
+    else:
+        _built_datasets[fingerprint] = datasets.Dataset(pa.Table.from_pylist(docs), fingerprint=fingerprint)
+        if len(_built_datasets) > DATASET_MEMORY:
+            _built_datasets.popitem(last=False)
+    return _built_datasets[fingerprint]
 
 
 def build_splits(

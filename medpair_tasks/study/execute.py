@@ -58,11 +58,17 @@ def resolve_device(requested: str | None) -> str:
 
 
 def load_model(spec: ModelSpec, options: EvalOptions) -> Any:
-    """Instantiate the lm-eval model once (for all shards of a stage)."""
+    """Instantiate the lm-eval model once (for all shards of a stage); it remembers its latest encodings
+    (:func:`medpair_tasks.lm_eval_internals.remember_encodings`: the same token ids, fewer tokenizer calls)."""
     from lm_eval.api.registry import get_model
 
+    from medpair_tasks.lm_eval_internals import remember_encodings
+
     extra = {"batch_size": options.batch_size, "max_batch_size": options.max_batch_size, "device": options.device}
-    return get_model(spec.model_type).create_from_arg_string(spec.model_args, {k: v for k, v in extra.items() if v is not None})
+    language_model = get_model(spec.model_type).create_from_arg_string(
+        spec.model_args, {k: v for k, v in extra.items() if v is not None})
+    remember_encodings(language_model)
+    return language_model
 
 
 def run_shard(
