@@ -178,15 +178,10 @@ def _cut_before_last(text: str, marker: str | None) -> str:
 
 
 def render_chat_prompt(tokenizer: ChatTokenizer, profile: Profile, format_id: str, system: str,
-                       demos: Sequence[Item], item: Item, system_turn: bool | None = None) -> str:
+                       demos: Sequence[Item], item: Item) -> str:
     """The reference's prompt text for a chat model: its conversation through the tokenizer's chat
-    template, cut before the closing end-of-sequence (or ``<|eot_id|>``) of the open assistant turn.
-
-    ``system_turn``: :func:`allows_system_turn` of ``tokenizer`` when the caller knows it (it
-    renders many prompts with one tokenizer); None probes the template here."""
-    if system_turn is None:
-        system_turn = allows_system_turn(tokenizer)
-    turns = conversation(profile, format_id, system, demos, item, system_turn)
+    template, cut before the closing end-of-sequence (or ``<|eot_id|>``) of the open assistant turn."""
+    turns = conversation(profile, format_id, system, demos, item, allows_system_turn(tokenizer))
     text = tokenizer.apply_chat_template(turns, tokenize=False)
     return _cut_before_last(_cut_before_last(text, tokenizer.eos_token), LLAMA3_TURN_END)
 

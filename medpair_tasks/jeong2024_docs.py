@@ -53,19 +53,8 @@ def _renderer(metadata: Mapping[str, Any], profile: Profile, format_id: str) -> 
         raise ValueError(f"jeong2024: the chat model profile {profile.name!r} needs the model's tokenizer "
                          "(model_args pretrained= or tokenizer=)")
     tokenizer = jeong2024_chat.load_tokenizer(profile, path)
-    system_turn = jeong2024_chat.allows_system_turn(tokenizer)
     return lambda system, demos, item: jeong2024_chat.render_chat_prompt(tokenizer, profile, format_id, system,
-                                                                         demos, item, system_turn)
-
-
-def docs_dataset(rows: list[dict[str, Any]]) -> datasets.Dataset:
-    """``rows`` as a ``datasets.Dataset``, equal to ``Dataset.from_list(rows)`` (same features, same
-    rows) but fingerprinted by a SHA-256 of the rows' JSON: ``from_list`` hashes the table's
-    whole state with dill, most of the time of building a small task's documents."""
-    table = InMemoryTable.from_pylist(rows)
-    content = json.dumps(rows, sort_keys=True, ensure_ascii=False).encode("utf-8")
-    info = datasets.DatasetInfo(features=datasets.Features.from_arrow_schema(table.schema))
-    return datasets.Dataset(table, info=info, fingerprint=hashlib.sha256(content).hexdigest()[:16])
+                                                                         demos, item)
 
 
 def _system(metadata: Mapping[str, Any], profile: Profile, dataset: str, n_options: int) -> str:
@@ -98,3 +87,13 @@ def build_splits(metadata: Mapping[str, Any]) -> datasets.DatasetDict:
     fewshot = [_doc(demo, dataset, "fewshot", "", {"protocol": JEONG2024.id}) for demo in demos]
     scored = docs_dataset(docs)
     return datasets.DatasetDict({"eval": scored, "fewshot": docs_dataset(fewshot) if fewshot else scored.select([])})
+
+
+def docs_dataset(rows: list[dict[str, Any]]) -> datasets.Dataset:
+    """``rows`` as a ``datasets.Dataset``, equal to ``Dataset.from_list(rows)`` (same features, same
+    rows) but fingerprinted by a SHA-256 of the rows' JSON: ``from_list`` hashes the table's
+    whole state with dill, most of the time of building a small task's documents."""
+    table = InMemoryTable.from_pylist(rows)
+    content = json.dumps(rows, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    info = datasets.DatasetInfo(features=datasets.Features.from_arrow_schema(table.schema))
+    return datasets.Dataset(table, info=info, fingerprint=hashlib.sha256(content).hexdigest()[:16])
