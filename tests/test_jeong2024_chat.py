@@ -200,7 +200,7 @@ def test_every_sampled_system_prompt_cell_equals_the_reference(dataset, use_data
 @pytest.mark.parametrize("dataset", sorted(LARGE_VALIDATION))
 def test_every_prompt_of_a_large_validation_role_equals_the_reference(dataset, tokenizers, use_data):
     """PubMedQA's 500 validation prompts of every chat and sampled-system-prompt cell (their digests;
-    about 4 minutes of CPU: a chat template renders in about half a millisecond)."""
+    about 3.5 minutes of CPU: a chat template renders in about half a millisecond)."""
     for cell in [*chat_cells()[dataset], *system_cells()[dataset]]:
         if cell["role"] == "val":
             _assert_rendered_equal_cell(cell, tokenizers, all_prompts=True)
