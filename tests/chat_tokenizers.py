@@ -27,6 +27,18 @@ MISTRAL_INSTRUCT = (
     "{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token + ' ' }}"
     "{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}"
 )
+# Meta's chat template for Llama-2-7b-chat-hf (tokenizer_config.json): the system prompt goes into
+# the first user turn between <<SYS>> markers.
+LLAMA2_CHAT = (
+    "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = "
+    "messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}"
+    "{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + "
+    "'\\n<</SYS>>\\n\\n' + message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}"
+    "{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"
+    "{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}"
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,14 @@ STAND_INS = {
     "mistral-7b-v0.1": StandIn("mistralai/Mistral-7B-Instruct-v0.1", "<s>", "</s>", MISTRAL_INSTRUCT),
     # without a template: exercises the reference's Llama-2 fallback for ClinicalCamel
     "clinical-camel-70b": StandIn("wanglab/ClinicalCamel-70B", "<s>", "</s>", None),
+    # the Llama-3-70B profile uses the chat layout for f00 (the 8B one the generic layout)
+    "llama-3-70b-instruct": StandIn("meta-llama/Meta-Llama-3-70B-Instruct", "<|begin_of_text|>", "<|eot_id|>",
+                                    LLAMA3_INSTRUCT),
+    "openbiollm-70b": StandIn("aaditya/Llama3-OpenBioLLM-70B", "<|begin_of_text|>", "<|eot_id|>", None),
+    # Med42-v2 (Llama-3-Instruct fine-tunes) ship Meta's Llama-3 template
+    "med42-v2-8b": StandIn("m42-health/Llama3-Med42-8B", "<|begin_of_text|>", "<|eot_id|>", LLAMA3_INSTRUCT),
+    "med42-v2-70b": StandIn("m42-health/Llama3-Med42-70B", "<|begin_of_text|>", "<|eot_id|>", LLAMA3_INSTRUCT),
+    "llama-2-7b-chat": StandIn("meta-llama/Llama-2-7b-chat-hf", "<s>", "</s>", LLAMA2_CHAT),
 }
 
 
