@@ -10,19 +10,17 @@ lm-eval joins as nothing. The logged ``arguments`` are then exactly the referenc
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import datasets
-from datasets.table import InMemoryTable
 
 from medpair_tasks import jeong2024_chat
 from medpair_tasks.jeong2024 import (Profile, QuestionText, profile_for, question_text, render_prompt, stop_strings,
                                      system_prompt)
 from medpair_tasks.jeong2024_system import sampled_system_prompt, system_prompt_seed
 from medpair_tasks.jeong2024_roles import VAL_LIMIT, fewshot_items, scored_items
+from medpair_tasks.family.hooks import docs_dataset
 from medpair_tasks.protocols import JEONG2024
 from medpair_tasks.knowledge.records import Item
 
@@ -99,13 +97,3 @@ def build_splits(metadata: Mapping[str, Any]) -> datasets.DatasetDict:
     fewshot = [_doc(demo, dataset, "fewshot", "", {"protocol": JEONG2024.id}) for demo in demos]
     scored = docs_dataset(docs)
     return datasets.DatasetDict({"eval": scored, "fewshot": docs_dataset(fewshot) if fewshot else scored.select([])})
-
-
-def docs_dataset(rows: list[dict[str, Any]]) -> datasets.Dataset:
-    """``rows`` as a ``datasets.Dataset``, equal to ``Dataset.from_list(rows)`` (same features, same
-    rows) but fingerprinted by a SHA-256 of the rows' JSON: ``from_list`` hashes the table's
-    whole state with dill, most of the time of building a small task's documents."""
-    table = InMemoryTable.from_pylist(rows)
-    content = json.dumps(rows, sort_keys=True, ensure_ascii=False).encode("utf-8")
-    info = datasets.DatasetInfo(features=datasets.Features.from_arrow_schema(table.schema))
-    return datasets.Dataset(table, info=info, fingerprint=hashlib.sha256(content).hexdigest()[:16])
