@@ -6,8 +6,10 @@ profile, rendered through offline stand-ins of their tokenizers (tests/chat_toke
 for a model it does not know under its three sampled system prompts, every format, zero-shot and
 few-shot seeds 0–9. The documents medpair's tasks log (built by
 :func:`medpair_tasks.jeong2024_docs.build_splits`, as the tasks build them) must equal them
-character for character. Every stored cell is compared in the ``slow`` tests; the inner loop
-compares a fixed sample that still reaches every dataset, profile, format and seed.
+character for character. Every stored cell (its ids, demonstrations, system prompt, stops and
+first prompt) is compared in the ``slow`` tests, and all prompts of the cells in which each
+profile meets every format and every seed; the inner loop compares a fixed sample that still
+reaches every dataset, profile, format and seed.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from medpair_tasks.registry import task_path
 
 REFERENCE = Path(__file__).resolve().parent / "fixtures" / "reference"
 CHAT_PROFILES = sorted(name for name, profile in PROFILES.items() if profile.chat)
-LARGE_VALIDATION = ("pubmedqa",)  # the real release: 500 validation prompts per cell
 FORMATS = ["f00", *(f"f{number:02d}" for number in range(1, 11))]
 FEWSHOT_SEEDS = [None, *range(10)]
 SYSTEM_PROMPT_SEEDS = [0, 1, 2]
@@ -168,6 +169,29 @@ def test_a_sample_of_chat_prompts_equals_the_reference(dataset, stand_ins, use_d
         _assert_docs_equal_cell(cell, _chat_metadata(cell, stand_ins))
 
 
+def every_format_and_seed_per_model(cells: list[dict]) -> list[dict]:
+    """The validation cells in which each model (chat profile, or sampled system prompt) meets every
+    format once and every few-shot seed once: format number ``n`` with seed number ``n + m`` for the
+    ``m``-th model, a Latin square over the eleven formats and eleven seed settings."""
+    models = sorted({(c["profile"], c.get("system_prompt_seed")) for c in cells}, key=str)
+    chosen = []
+    for shift, model in enumerate(models):
+        for number, fmt in enumerate(FORMATS):
+            seed = FEWSHOT_SEEDS[(number + shift) % len(FEWSHOT_SEEDS)]
+            chosen += [c for c in cells if c["role"] == "val" and (c["profile"], c.get("system_prompt_seed")) == model
+                       and c["format"] == fmt and c["fewshot_seed"] == seed]
+    assert len(chosen) == len(models) * len(FORMATS)
+    return chosen
+
+
+def _assert_cells(cells: list[dict], tokenizers: dict[str, Any]) -> None:
+    """Every cell's first prompt, ids, demonstrations, system prompt and stops; every prompt of the
+    cells :func:`every_format_and_seed_per_model` picks."""
+    whole = {id(cell) for cell in every_format_and_seed_per_model(cells)}
+    for cell in cells:
+        _assert_rendered_equal_cell(cell, tokenizers, all_prompts=id(cell) in whole)
+
+
 @pytest.fixture(scope="module")
 def tokenizers(stand_ins: dict[str, Path]) -> dict[str, Any]:
     """profile name -> its stand-in tokenizer, with the reference's chat template, as tasks load it."""
@@ -178,9 +202,10 @@ def tokenizers(stand_ins: dict[str, Path]) -> dict[str, Any]:
 @pytest.mark.parametrize("dataset", sorted(SOURCES))
 def test_every_chat_cell_equals_the_reference(dataset, tokenizers, use_data):
     """Every stored cell: ids, demonstrations, system prompt, stops, first prompt; and every prompt
-    (the digest) where the validation role is small (PubMedQA's 500: the next test)."""
-    for cell in chat_cells()[dataset]:
-        _assert_rendered_equal_cell(cell, tokenizers, all_prompts=dataset not in LARGE_VALIDATION)
+    (the digest) of the cells in which each chat profile meets every format and every few-shot
+    seed (:func:`every_format_and_seed_per_model`; rendering every prompt of every cell would take
+    minutes, PubMedQA's 500 validation prompts per cell most of them)."""
+    _assert_cells(chat_cells()[dataset], tokenizers)
 
 
 @pytest.mark.parametrize("dataset", sorted(SOURCES))
@@ -192,34 +217,8 @@ def test_a_sample_of_sampled_system_prompts_equals_the_reference(dataset, use_da
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset", sorted(SOURCES))
 def test_every_sampled_system_prompt_cell_equals_the_reference(dataset, use_data):
-    for cell in system_cells()[dataset]:
-        _assert_rendered_equal_cell(cell, {}, all_prompts=dataset not in LARGE_VALIDATION)
-
-
-def every_format_and_seed_per_model(cells: list[dict]) -> list[dict]:
-    """The validation cells in which each model (chat profile, or sampled system prompt) meets every
-    format once and every few-shot seed once: format number ``n`` with seed number ``n + m`` for the
-    ``m``-th model, a Latin square over the eleven formats and eleven seed settings."""
-    models = sorted({(c["profile"], c.get("system_prompt_seed")) for c in cells})
-    chosen = []
-    for shift, model in enumerate(models):
-        for number, fmt in enumerate(FORMATS):
-            seed = FEWSHOT_SEEDS[(number + shift) % len(FEWSHOT_SEEDS)]
-            chosen += [c for c in cells if c["role"] == "val" and (c["profile"], c.get("system_prompt_seed")) == model
-                       and c["format"] == fmt and c["fewshot_seed"] == seed]
-    assert len(chosen) == len(models) * len(FORMATS)
-    return chosen
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("dataset", sorted(LARGE_VALIDATION))
-def test_every_prompt_of_a_large_validation_role_equals_the_reference(dataset, tokenizers, use_data):
-    """PubMedQA's 500 validation prompts (their digests) for every chat profile and sampled system
-    prompt with every format and every few-shot seed (:func:`every_format_and_seed_per_model`; all
-    its cells' first prompts, ids and stops are checked above). All 1,452 cells would take about
-    3.5 minutes of CPU: a chat template renders in about half a millisecond."""
-    for cell in every_format_and_seed_per_model([*chat_cells()[dataset], *system_cells()[dataset]]):
-        _assert_rendered_equal_cell(cell, tokenizers, all_prompts=True)
+    """As above, for the three sampled system prompts of a model the reference does not know."""
+    _assert_cells(system_cells()[dataset], {})
 
 
 def _task(dataset: str, name: str, **metadata):
