@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,8 +10,9 @@ from typing import Any
 
 from medpair_tasks.clinical.clue2024.prompts import PROMPTS
 from medpair_tasks.clinical.readers import probsum_subjective_column
+from medpair_tasks.clinical.readers.files import json_records
 from medpair_tasks.clinical.sources import CLINICAL_SOURCES, DATA_DIR_ENV, clinical_folder
-from medpair_tasks.family.sources import DataUnavailable
+from medpair_tasks.family.sources import DataUnavailable, read_jsonl
 
 
 SHUFFLE_SEED = 1  # CLUE: random.seed(1) before shuffling each dataset
@@ -25,14 +25,6 @@ FILES = {
     "longhealth": "benchmark_v5.json",
 }
 KEY_FIELDS = {"mednli": "pairID", "meqsum": "File", "probsum": "File ID", "medisumcode": "hadm_id"}
-
-
-def _json_records(path: Path) -> Any:
-    text = path.read_text(encoding="utf-8")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:  # JSON lines
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def _spreadsheet(path: Path) -> list[dict[str, Any]]:
@@ -59,18 +51,18 @@ def _probsum(path: Path) -> list[dict[str, Any]]:
 
 
 def _medisumcode(path: Path) -> list[dict[str, Any]]:
-    return [{**r, "codes": ", ".join(code["code"] for code in r["icd_codes"])} for r in _json_records(path)]
+    return [{**r, "codes": ", ".join(code["code"] for code in r["icd_codes"])} for r in json_records(path)]
 
 
 def _mednli(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return list(read_jsonl(path))
 
 
 READERS: dict[str, Callable[[Path], list[dict[str, Any]]]] = {
     "mednli": _mednli,
     "meqsum": _spreadsheet,
     "probsum": _probsum,
-    "medisumqa": _json_records,
+    "medisumqa": json_records,
     "medisumcode": _medisumcode,
 }
 
