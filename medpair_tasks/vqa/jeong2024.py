@@ -42,6 +42,7 @@ import datasets
 from medpair_tasks.family.hooks import docs_dataset
 from medpair_tasks.formats import LETTERS
 from medpair_tasks.jeong2024 import answer_header, sampled_format, sampled_question, template_seed
+from medpair_tasks.jeong2024_docs import model_name
 from medpair_tasks.jeong2024_roles import VAL_LIMIT, demo_indices, val_subsample
 from medpair_tasks.protocols import JEONG2024
 from medpair_tasks.vqa.jeong2024_data import role_items
@@ -52,7 +53,6 @@ LLAVA_ROLES = ("Human", "Assistant")
 LLAVA_STOP = "###"
 FLAMINGO_STOPS = ("Question:", "<|endofchunk|>")
 END_OF_CHUNK = "<|endofchunk|>"
-MODEL_KEYS = ("pretrained",)
 
 _GENERIC_SYSTEM = ("The following is a multiple-choice visual question requiring medical knowledge. "
                    "Answer the question by choosing one of the provided answer options.")
@@ -210,11 +210,6 @@ def fewshot_items(dataset: str, seed: int, shots: int) -> list[VQAItem]:
     """The demonstrations of few-shot seed ``seed``, in the order shown."""
     pool = role_items(dataset, "pool")
     return [pool[i] for i in demo_indices(len(pool), seed, shots)]
-
-
-def model_name(metadata: Mapping[str, Any]) -> str | None:
-    """The model a run loads, from lm-eval's ``model_args`` merged into the metadata."""
-    return next((str(metadata[key]) for key in MODEL_KEYS if metadata.get(key)), None)
 
 
 def build_splits(metadata: Mapping[str, Any], as_doc: Any) -> datasets.DatasetDict:
