@@ -11,6 +11,7 @@ lm-eval joins as nothing. The logged ``arguments`` are then exactly the referenc
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import datasets
@@ -33,6 +34,31 @@ def model_name(metadata: Mapping[str, Any]) -> str | None:
         if metadata.get(key):
             return str(metadata[key])
     return None
+
+
+@dataclass(frozen=True)
+class RunCell:
+    """The cell a ``jeong2024`` task's metadata names (knowledge, clinical and VQA tasks alike)."""
+
+    dataset: str
+    role: str
+    format_id: str
+    shots: int
+    fewshot_seed: int
+    val_limit: int
+
+    def require(self, items: Sequence[Any]) -> None:
+        """A ValueError when the role holds no items."""
+        if not items:
+            raise ValueError(f"{self.dataset}: the {self.role} role has no items (is the data complete?)")
+
+
+def run_cell(metadata: Mapping[str, Any]) -> RunCell:
+    """The :class:`RunCell` of a task's metadata (role ``test``, format ``f00``, zero-shot by default)."""
+    return RunCell(dataset=str(metadata["dataset"]), role=str(metadata.get("role", "test")),
+                   format_id=str(metadata.get("format") or "f00"), shots=int(metadata.get("shots") or 0),
+                   fewshot_seed=int(metadata.get("fewshot_seed") or 0),
+                   val_limit=int(metadata.get("val_limit", VAL_LIMIT)))
 
 
 def _doc(item: Item, dataset: str, role: str, prompt: str, extra: dict[str, Any]) -> dict[str, Any]:
@@ -74,15 +100,12 @@ def _system(metadata: Mapping[str, Any], profile: Profile, dataset: str, n_optio
 
 def build_splits(metadata: Mapping[str, Any]) -> datasets.DatasetDict:
     """The ``eval`` split (finished prompts) and the ``fewshot`` split (its demonstrations, printing empty)."""
-    dataset = str(metadata["dataset"])
-    role = str(metadata.get("role", "test"))
-    format_id = str(metadata.get("format") or "f00")
-    shots = int(metadata.get("shots") or 0)
+    cell = run_cell(metadata)
+    dataset, role, format_id = cell.dataset, cell.role, cell.format_id
     profile = profile_for(model_name(metadata), metadata.get("profile"))
-    demos = fewshot_items(dataset, int(metadata.get("fewshot_seed") or 0), shots) if shots else []
-    items = scored_items(dataset, role, int(metadata.get("val_limit", VAL_LIMIT)))
-    if not items:
-        raise ValueError(f"{dataset}: the {role} role has no items (is the data complete?)")
+    demos = fewshot_items(dataset, cell.fewshot_seed, cell.shots) if cell.shots else []
+    items = scored_items(dataset, role, cell.val_limit)
+    cell.require(items)
     stops = generation_stops(profile, format_id)
     extra = {
         "protocol": JEONG2024.id,

@@ -380,16 +380,13 @@ def verbatim(item: Item) -> str:
 def build_splits(metadata: Mapping[str, Any]) -> datasets.DatasetDict:
     """The ``eval`` split (finished prompts) and ``fewshot`` split (its demonstrations, printing empty) of a
     clinical task under ``jeong2024``, as :func:`medpair_tasks.jeong2024_docs.build_splits` for knowledge tasks."""
-    dataset = str(metadata["dataset"])
-    role = str(metadata.get("role", "test"))
-    format_id = str(metadata.get("format") or "f00")
-    shots = int(metadata.get("shots") or 0)
+    cell = jeong2024_docs.run_cell(metadata)
+    dataset, role, format_id = cell.dataset, cell.role, cell.format_id
     profile = profile_for(jeong2024_docs.model_name(metadata), metadata.get("profile"))
-    demos = fewshot_items(dataset, int(metadata.get("fewshot_seed") or 0), shots) if shots else []
+    demos = fewshot_items(dataset, cell.fewshot_seed, cell.shots) if cell.shots else []
     tokenizer = str(metadata.get("note_tokenizer") or NOTE_TOKENIZER)
-    items = scored_items(dataset, role, int(metadata.get("val_limit", VAL_LIMIT)), tokenizer)
-    if not items:
-        raise ValueError(f"{dataset}: the {role} role has no items (is the data complete?)")
+    items = scored_items(dataset, role, cell.val_limit, tokenizer)
+    cell.require(items)
     clusters = population(dataset).clusters
     seed = system_prompt_seed(metadata, profile)
     extra = {"protocol": JEONG2024.id, "profile": profile.name, "system_prompt_seed": seed,

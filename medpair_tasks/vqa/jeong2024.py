@@ -42,7 +42,7 @@ import datasets
 from medpair_tasks.family.hooks import docs_dataset
 from medpair_tasks.formats import LETTERS
 from medpair_tasks.jeong2024 import answer_header, sampled_format, sampled_question, template_seed
-from medpair_tasks.jeong2024_docs import model_name
+from medpair_tasks.jeong2024_docs import model_name, run_cell
 from medpair_tasks.jeong2024_roles import VAL_LIMIT, demo_indices, val_subsample
 from medpair_tasks.protocols import JEONG2024
 from medpair_tasks.vqa.jeong2024_data import role_items
@@ -216,15 +216,12 @@ def build_splits(metadata: Mapping[str, Any], as_doc: Any) -> datasets.DatasetDi
     """The ``eval`` split (finished prompts) and ``fewshot`` split (its demonstrations, printing empty,
     each carrying the first image the reference passes) of a VQA task under ``jeong2024``.
     ``as_doc(item, dataset, role)`` is the family's document builder."""
-    dataset = str(metadata["dataset"])
-    role = str(metadata.get("role", "test"))
-    format_id = str(metadata.get("format") or "f00")
-    shots = int(metadata.get("shots") or 0)
+    cell = run_cell(metadata)
+    dataset, role, format_id = cell.dataset, cell.role, cell.format_id
     profile = vlm_profile(model_name(metadata), metadata.get("profile"))
-    demos = fewshot_items(dataset, int(metadata.get("fewshot_seed") or 0), shots) if shots else []
-    items = scored_items(dataset, role, int(metadata.get("val_limit", VAL_LIMIT)))
-    if not items:
-        raise ValueError(f"{dataset}: the {role} role has no items (is the data complete?)")
+    demos = fewshot_items(dataset, cell.fewshot_seed, cell.shots) if cell.shots else []
+    items = scored_items(dataset, role, cell.val_limit)
+    cell.require(items)
     extra = {"protocol": JEONG2024.id, "profile": profile.name, "stop_strings": list(stop_strings(profile)),
              "demo_keys": [d.key for d in demos]}
     docs = [{**as_doc(item, dataset, role), "prompt": render_prompt(profile, format_id, demos, item), **extra}
